@@ -1,0 +1,31 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test schema migrate seed clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) server.py serve
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+schema: $(STAMP)
+	$(PY) server.py export-schema > schema.graphql
+
+migrate: $(STAMP)
+	$(PY) server.py migrate
+
+seed: $(STAMP)
+	$(PY) server.py seed
+
+clean:
+	rm -rf $(VENV) .data

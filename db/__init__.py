@@ -1,0 +1,1 @@
+"""The data layer: SQL, the pool, migrations. Never imports Strawberry."""

@@ -1,0 +1,1 @@
+"""Domain logic between the GraphQL skin and the data layer. Never imports `schema`."""

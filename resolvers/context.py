@@ -1,0 +1,67 @@
+"""The per-request context: built once per GraphQL request (or per socket event)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import asyncpg
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from resolvers.loaders import Loaders, build_loaders
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+@dataclass
+class Context:
+    """What every resolver may use: the caller, the pool, this request's loaders and id."""
+
+    request: Request | WebSocket
+    response: Response | None
+    pool: asyncpg.Pool
+    request_id: str
+    loaders: Loaders = field(init=False)
+    viewer_id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.loaders = build_loaders(self.pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside one transaction: all of a mutation's writes or none."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn:
+            yield conn
+
+
+Info: TypeAlias = strawberry.Info[Context, None]
+
+
+def request_id_of(request: Request | WebSocket) -> str:
+    """The caller's X-Request-ID when it is sane, else a fresh one."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    if 0 < len(given) <= 128 and given.isascii() and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+async def build_context(
+    request: Request | WebSocket, response: Response | None, pool: asyncpg.Pool
+) -> Context:
+    return Context(
+        request=request,
+        response=response,
+        pool=pool,
+        request_id=getattr(request.state, "request_id", None) or request_id_of(request),
+    )

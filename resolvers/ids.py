@@ -1,0 +1,37 @@
+"""Opaque Relay global IDs: base64("Type:pk"). Clients must treat them as opaque strings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+# A bigint primary key never has more digits than this; longer input is malformed.
+_MAX_PK_DIGITS = 19
+
+
+class InvalidGlobalId(ValueError):
+    """The string is not a global ID, or names a different type than expected."""
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def decode(global_id: str) -> tuple[str, int]:
+    """Split a global ID into (type name, primary key) or raise InvalidGlobalId."""
+    try:
+        raw = base64.b64decode(global_id.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise InvalidGlobalId(f"{global_id!r} is not a valid ID") from exc
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not type_name or not pk.isdigit() or len(pk) > _MAX_PK_DIGITS:
+        raise InvalidGlobalId(f"{global_id!r} is not a valid ID")
+    return type_name, int(pk)
+
+
+def from_global_id(global_id: str, expected_type: str) -> int:
+    """The primary key in `global_id`, which must name `expected_type`."""
+    type_name, pk = decode(global_id)
+    if type_name != expected_type:
+        raise InvalidGlobalId(f"{global_id!r} is not a {expected_type} ID")
+    return pk

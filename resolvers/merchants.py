@@ -1,0 +1,92 @@
+"""Merchant queries and edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry import UNSET
+
+from db import merchants as db
+from db.merchants import MerchantRow
+from db.pagination import Page
+from resolvers import audit
+from resolvers.context import Context
+from resolvers.errors import ErrorCode
+from resolvers.ids import InvalidGlobalId, from_global_id
+from resolvers.outcome import Outcome
+from resolvers.pagination import INT, STR, CursorKind, page_request
+from resolvers.settings import MAX_PAGE_SIZE, int_setting
+from resolvers.validation import Checker
+
+CURSOR = CursorKind("merchants", (STR, INT))
+NAME_MAX = 200
+CATEGORY_MAX = 100
+
+
+async def list_merchants(
+    ctx: Context,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    search: str | None,
+) -> Page[MerchantRow]:
+    request = page_request(
+        CURSOR, first=first, after=after, last=last, before=before,
+        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    )
+    async with ctx.connection() as conn:
+        page = await db.page(conn, request, search=search)
+    for row in page.rows:
+        ctx.loaders.merchant_by_id.prime(row.id, row)
+    return page
+
+
+async def count_merchants(ctx: Context, search: str | None) -> int:
+    async with ctx.connection() as conn:
+        return await db.total(conn, search=search)
+
+
+def cursor_of(row: MerchantRow) -> str:
+    return CURSOR.encode((row.name, row.id))
+
+
+async def create(ctx: Context, name: str, category: str) -> Outcome[MerchantRow]:
+    check = Checker()
+    name = check.text("name", name, max_length=NAME_MAX)
+    category = check.text("category", category, max_length=CATEGORY_MAX)
+    if check.problems:
+        return Outcome(None, check.problems)
+    async with ctx.transaction() as conn:
+        row = await db.insert(conn, name, category)
+        await audit.record(
+            conn, ctx, "merchant.create", "Merchant", row.id, None, audit.snapshot(row)
+        )
+    return Outcome(row)
+
+
+async def update(ctx: Context, global_id: str, name: Any, category: Any) -> Outcome[MerchantRow]:
+    check = Checker()
+    try:
+        pk = from_global_id(global_id, "Merchant")
+    except InvalidGlobalId:
+        return Outcome.refuse("id", f"{global_id!r} is not a valid Merchant ID", ErrorCode.INVALID_ID)
+    new_name = check.text("name", name, max_length=NAME_MAX) if name not in (UNSET, None) else None
+    new_category = (
+        check.text("category", category, max_length=CATEGORY_MAX)
+        if category not in (UNSET, None)
+        else None
+    )
+    if check.problems:
+        return Outcome(None, check.problems)
+    async with ctx.transaction() as conn:
+        [before] = await db.by_ids(conn, [pk])
+        row = await db.update(conn, pk, new_name, new_category)
+        if row is None or before is None:
+            return Outcome.refuse("id", "No merchant has this ID", ErrorCode.NOT_FOUND)
+        await audit.record(
+            conn, ctx, "merchant.update", "Merchant", pk,
+            audit.snapshot(before), audit.snapshot(row),
+        )
+    return Outcome(row)

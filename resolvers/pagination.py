@@ -1,0 +1,105 @@
+"""Connection arguments -> a validated PageRequest, and opaque cursors.
+
+A cursor encodes the connection it came from and the row's sort key, so a cursor from
+another connection (or one tampered with) is refused with a BAD_USER_INPUT error that
+names the argument, never answered with a silent empty page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from db.pagination import PageRequest
+from resolvers.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class CursorKind:
+    """How one connection's sort key is written into, and read back from, a cursor."""
+
+    name: str
+    parsers: tuple[Callable[[Any], Any], ...]
+
+    def encode(self, key: Sequence[Any]) -> str:
+        values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
+        raw = json.dumps([self.name, *values], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    def decode(self, cursor: str, argument: str) -> tuple[Any, ...]:
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+            if not isinstance(payload, list) or payload[0] != self.name:
+                raise ValueError("cursor of another connection")
+            values = payload[1:]
+            if len(values) != len(self.parsers):
+                raise ValueError("wrong key length")
+            return tuple(parse(v) for parse, v in zip(self.parsers, values, strict=True))
+        except (ValueError, TypeError, IndexError, binascii.Error, UnicodeError) as exc:
+            raise BadUserInput(
+                f"`{argument}` is not a cursor of this connection", argument
+            ) from exc
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _datetime(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_str(value))
+    if parsed.tzinfo is None:
+        raise ValueError("naive timestamp")
+    return parsed
+
+
+INT = _int
+STR = _str
+DATETIME = _datetime
+
+
+def page_request(
+    kind: CursorKind,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    max_page_size: int,
+) -> PageRequest:
+    """Validate Relay arguments: at most one direction, sizes in 0..max_page_size."""
+    if first is not None and last is not None:
+        raise BadUserInput("Pass either `first` or `last`, not both", "last")
+    for name, size in (("first", first), ("last", last)):
+        if size is not None and size < 0:
+            raise BadUserInput(f"`{name}` must not be negative (got {size})", name)
+        if size is not None and size > max_page_size:
+            raise BadUserInput(
+                f"`{name}` must be at most {max_page_size} (got {size})", name
+            )
+    if last is None and before is not None and first is None:
+        last = min(DEFAULT_PAGE_SIZE, max_page_size)
+    if after is not None and last is not None:
+        raise BadUserInput("`after` pages forward; use it with `first`, not `last`", "after")
+    if before is not None and first is not None:
+        raise BadUserInput("`before` pages backward; use it with `last`, not `first`", "before")
+    if last is not None:
+        return PageRequest(last=last, before=kind.decode(before, "before") if before else None)
+    return PageRequest(
+        first=first if first is not None else min(DEFAULT_PAGE_SIZE, max_page_size),
+        after=kind.decode(after, "after") if after else None,
+    )

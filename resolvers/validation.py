@@ -1,0 +1,63 @@
+"""Input checks that collect every problem at once, each with the input field it concerns."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from resolvers.errors import ErrorCode, Problem
+from resolvers.ids import InvalidGlobalId, from_global_id
+
+# bigint's ceiling in minor units, with room to add.
+MAX_MINOR_UNITS = 10**15
+
+
+class Checker:
+    """Collects Problems; each check returns the cleaned value (or a placeholder)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, field: str, message: str, code: ErrorCode) -> None:
+        self.problems.append(Problem((field,), message, code))
+
+    def text(self, field: str, value: str, *, max_length: int, required: bool = True) -> str:
+        cleaned = value.strip()
+        if required and not cleaned:
+            self.fail(field, f"{field} must not be blank", ErrorCode.BLANK)
+        elif len(cleaned) > max_length:
+            self.fail(
+                field, f"{field} must be at most {max_length} characters", ErrorCode.TOO_LONG
+            )
+        return cleaned
+
+    def hundredths(self, field: str, value: Decimal, *, maximum: int = MAX_MINOR_UNITS) -> int:
+        """A non-negative decimal with at most two places, as an integer of hundredths."""
+        try:
+            scaled = value * 100
+            if not value.is_finite() or scaled != scaled.to_integral_value():
+                raise InvalidOperation
+        except InvalidOperation:
+            self.fail(field, f"{field} must be a number with at most 2 decimal places",
+                      ErrorCode.INVALID)
+            return 0
+        if value < 0:
+            self.fail(field, f"{field} must not be negative", ErrorCode.NEGATIVE)
+            return 0
+        if scaled > maximum:
+            self.fail(field, f"{field} must be at most {Decimal(maximum) / 100}",
+                      ErrorCode.INVALID)
+            return 0
+        return int(scaled)
+
+    def currency(self, field: str, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            self.fail(field, f"{field} must be a 3-letter ISO 4217 code", ErrorCode.INVALID)
+        return code
+
+    def global_id(self, field: str, value: str, type_name: str) -> int | None:
+        try:
+            return from_global_id(value, type_name)
+        except InvalidGlobalId:
+            self.fail(field, f"{field} is not a valid {type_name} ID", ErrorCode.INVALID_ID)
+            return None

@@ -1,0 +1,42 @@
+"""The GraphQL schema: Query and Mutation assembled from one class per domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+
+from schema.campaigns import CampaignMutation, CampaignQuery
+from schema.errors import MaskInternalErrors, log_errors
+from schema.merchants import MerchantMutation, MerchantQuery
+from schema.relay import NodeQuery
+
+
+@strawberry.type(description="Read the platform.")
+class Query(NodeQuery, CampaignQuery, MerchantQuery):
+    pass
+
+
+@strawberry.type(description="Change the platform. Expected failures come back as `userErrors`.")
+class Mutation(CampaignMutation, MerchantMutation):
+    pass
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: Any = None
+    ) -> None:
+        log_errors(errors, execution_context)
+
+
+schema = Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        MaskInternalErrors,
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+    ],
+)

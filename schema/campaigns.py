@@ -1,0 +1,288 @@
+"""Campaign type, queries, and mutations for edits and the lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from db import campaigns as db
+from db.campaigns import CampaignFilter as DbCampaignFilter
+from db.campaigns import CampaignRow, Transition
+from resolvers import campaigns as logic
+from resolvers.context import Info
+from resolvers.errors import BadUserInput
+from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
+from resolvers.outcome import Outcome
+from schema.common import Connection, Money, Node, UserError
+from schema.merchants import Merchant
+from schema.users import User
+
+CampaignStatus = strawberry.enum(
+    db.CampaignStatus,
+    name="CampaignStatus",
+    description="Lifecycle: DRAFT -launch-> ACTIVE -pause-> PAUSED -launch-> ACTIVE; "
+    "ACTIVE or PAUSED -complete-> COMPLETED.",
+)
+RewardType = strawberry.enum(
+    db.RewardType,
+    name="RewardType",
+    description="CASHBACK_PERCENT pays `rewardValue` percent of a purchase; FIXED_AMOUNT pays "
+    "`rewardValue` in the campaign's currency per qualifying purchase.",
+)
+
+
+@strawberry.type(description="A cashback campaign run by a merchant.")
+class Campaign(Node):
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(description="Longer text shown to members.")
+    status: CampaignStatus = strawberry.field(description="Where it is in its lifecycle.")
+    reward_type: RewardType = strawberry.field(description="How rewards are computed.")
+    reward_value: Decimal = strawberry.field(
+        description="Percent (CASHBACK_PERCENT, 0-100) or amount (FIXED_AMOUNT)."
+    )
+    budget: Money = strawberry.field(description="Most the campaign may pay out.")
+    spent: Money = strawberry.field(description="Paid out so far.")
+    starts_at: datetime | None = strawberry.field(description="When rewards start, if set.")
+    ends_at: datetime | None = strawberry.field(description="When rewards stop, if set.")
+    version: int = strawberry.field(
+        description="Increases with every change; pass as `expectedVersion` to refuse "
+        "overwriting someone else's change."
+    )
+    launched_at: datetime | None = strawberry.field(description="First launch time.")
+    paused_at: datetime | None = strawberry.field(description="Time of the current pause.")
+    completed_at: datetime | None = strawberry.field(description="When it was completed.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    pk: strawberry.Private[int]
+    merchant_pk: strawberry.Private[int]
+    created_by_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: CampaignRow) -> Campaign:
+        return cls(
+            id=strawberry.ID(to_global_id("Campaign", row.id)),
+            pk=row.id,
+            merchant_pk=row.merchant_id,
+            created_by_pk=row.created_by,
+            name=row.name,
+            description=row.description,
+            status=row.status,
+            reward_type=row.reward_type,
+            reward_value=Decimal(row.reward_value).scaleb(-2),
+            budget=Money.of(row.budget_cents, row.currency),
+            spent=Money.of(row.spent_cents, row.currency),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            version=row.version,
+            launched_at=row.launched_at,
+            paused_at=row.paused_at,
+            completed_at=row.completed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="The merchant funding this campaign.")
+    async def merchant(self, info: Info) -> Merchant:
+        row = await info.context.loaders.merchant_by_id.load(self.merchant_pk)
+        return Merchant.from_row(row)
+
+    @strawberry.field(description="Who created it; null if that user was removed.")
+    async def created_by(self, info: Info) -> User | None:
+        if self.created_by_pk is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.created_by_pk)
+        return User.from_row(row) if row else None
+
+
+@strawberry.input(description="Which campaigns to list; conditions combine with AND.")
+class CampaignFilter:
+    status: list[CampaignStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    merchant_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this merchant's campaigns."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name."
+    )
+
+    def to_db(self) -> DbCampaignFilter:
+        merchant_pk = None
+        if self.merchant_id is not None:
+            try:
+                merchant_pk = from_global_id(self.merchant_id, "Merchant")
+            except InvalidGlobalId as exc:
+                raise BadUserInput(
+                    f"filter.merchantId: {exc}", "filter.merchantId"
+                ) from exc
+        return DbCampaignFilter(
+            statuses=tuple(self.status) if self.status else None,
+            merchant_id=merchant_pk,
+            search=self.search or None,
+        )
+
+
+@strawberry.type
+class CampaignQuery:
+    @strawberry.field(description="One campaign by ID; null when none has it.")
+    async def campaign(self, info: Info, id: strawberry.ID) -> Campaign | None:
+        try:
+            pk = from_global_id(id, "Campaign")
+        except InvalidGlobalId as exc:
+            raise BadUserInput(str(exc), "id") from exc
+        row = await info.context.loaders.campaign_by_id.load(pk)
+        return Campaign.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Campaigns, newest first. Page size: `first`/`last` default 20, at most "
+        "the `max_page_size` setting (default 100)."
+    )
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: CampaignFilter | None = None,
+    ) -> Connection[Campaign]:
+        ctx = info.context
+        flt = filter.to_db() if filter else DbCampaignFilter()
+        page = await logic.list_campaigns(
+            ctx, first=first, after=after, last=last, before=before, flt=flt
+        )
+        return Connection.of(
+            page, Campaign.from_row, logic.cursor_of, lambda: logic.count_campaigns(ctx, flt)
+        )
+
+
+@strawberry.input(description="A new campaign; it starts as DRAFT.")
+class CreateCampaignInput:
+    merchant_id: strawberry.ID = strawberry.field(description="The funding merchant.")
+    name: str = strawberry.field(description="Display name, 1-200 characters.")
+    description: str = strawberry.field(default="", description="Up to 5000 characters.")
+    reward_type: RewardType = strawberry.field(description="How rewards are computed.")
+    reward_value: Decimal = strawberry.field(
+        description="Percent (0-100) or amount, at most 2 decimal places."
+    )
+    budget: Decimal = strawberry.field(description="Non-negative, at most 2 decimal places.")
+    currency: str = strawberry.field(default="USD", description="ISO 4217 code.")
+    starts_at: datetime | None = strawberry.field(default=None, description="Optional start.")
+    ends_at: datetime | None = strawberry.field(
+        default=None, description="Optional end; must be after `startsAt`."
+    )
+
+
+@strawberry.input(description="Changes to a campaign; omitted fields stay as they are.")
+class UpdateCampaignInput:
+    id: strawberry.ID = strawberry.field(description="The campaign to change.")
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse with VERSION_CONFLICT unless this is the current version."
+    )
+    merchant_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="New merchant.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="New description.")
+    reward_type: RewardType | None = strawberry.field(default=strawberry.UNSET, description="New reward type.")
+    reward_value: Decimal | None = strawberry.field(default=strawberry.UNSET, description="New reward value.")
+    budget: Decimal | None = strawberry.field(default=strawberry.UNSET, description="New budget.")
+    currency: str | None = strawberry.field(default=strawberry.UNSET, description="New currency.")
+    starts_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="New start; null clears it."
+    )
+    ends_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="New end; null clears it."
+    )
+
+
+@strawberry.input(description="Which campaign to act on.")
+class CampaignActionInput:
+    id: strawberry.ID = strawberry.field(description="The campaign.")
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse with VERSION_CONFLICT unless this is the current version."
+    )
+
+
+@strawberry.type(description="Result of a campaign mutation.")
+class CampaignPayload:
+    campaign: Campaign | None = strawberry.field(
+        description="The campaign as it is after the change (for delete: as it was); null "
+        "when refused."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed, if so.")
+
+
+def _payload(outcome: Outcome[CampaignRow]) -> CampaignPayload:
+    return CampaignPayload(
+        campaign=Campaign.from_row(outcome.value) if outcome.value else None,
+        user_errors=UserError.all(outcome.problems),
+    )
+
+
+def _nullable_fields_given(input: UpdateCampaignInput) -> logic.CampaignInput:
+    """Only startsAt/endsAt may be cleared with null; null elsewhere means 'unchanged'."""
+
+    def keep(value: object) -> object:
+        return strawberry.UNSET if value is None else value
+
+    return logic.CampaignInput(
+        merchant_id=keep(input.merchant_id),
+        name=keep(input.name),
+        description=keep(input.description),
+        reward_type=keep(input.reward_type),
+        reward_value=keep(input.reward_value),
+        budget=keep(input.budget),
+        currency=keep(input.currency),
+        starts_at=input.starts_at,
+        ends_at=input.ends_at,
+    )
+
+
+async def _transition(info: Info, t: Transition, input: CampaignActionInput) -> CampaignPayload:
+    return _payload(await logic.apply(info.context, t, input.id, input.expected_version))
+
+
+@strawberry.type
+class CampaignMutation:
+    @strawberry.mutation(description="Create a DRAFT campaign.")
+    async def create_campaign(self, info: Info, input: CreateCampaignInput) -> CampaignPayload:
+        given = logic.CampaignInput(
+            merchant_id=input.merchant_id,
+            name=input.name,
+            description=input.description,
+            reward_type=input.reward_type,
+            reward_value=input.reward_value,
+            budget=input.budget,
+            currency=input.currency,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+        )
+        return _payload(await logic.create(info.context, given))
+
+    @strawberry.mutation(description="Edit a campaign that is not COMPLETED.")
+    async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignPayload:
+        return _payload(
+            await logic.update(
+                info.context, input.id, input.expected_version, _nullable_fields_given(input)
+            )
+        )
+
+    @strawberry.mutation(description="Delete a DRAFT campaign; other statuses are refused.")
+    async def delete_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+        return _payload(await logic.delete(info.context, input.id, input.expected_version))
+
+    @strawberry.mutation(
+        description="DRAFT or PAUSED -> ACTIVE. Refused when the end date has passed or the "
+        "budget is spent."
+    )
+    async def launch_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+        return await _transition(info, db.LAUNCH, input)
+
+    @strawberry.mutation(description="ACTIVE -> PAUSED.")
+    async def pause_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+        return await _transition(info, db.PAUSE, input)
+
+    @strawberry.mutation(description="ACTIVE or PAUSED -> COMPLETED (final).")
+    async def complete_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+        return await _transition(info, db.COMPLETE, input)

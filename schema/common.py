@@ -1,0 +1,111 @@
+"""Shared GraphQL types: Node, Money, UserError, connections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import strawberry
+
+from db.pagination import Page
+from resolvers.errors import ErrorCode as ErrorCodeEnum
+from resolvers.errors import Problem
+
+ErrorCode = strawberry.enum(
+    ErrorCodeEnum,
+    name="ErrorCode",
+    description="Why a mutation refused its input. Clients branch on this, not on `message`.",
+)
+
+
+@strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global ID; pass it to `node(id:)` to fetch this object again."
+    )
+
+
+@strawberry.type(description="An amount of money in a currency.")
+class Money:
+    amount: Decimal = strawberry.field(description="The amount in the currency's major unit.")
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. USD.")
+
+    @classmethod
+    def of(cls, minor_units: int, currency: str) -> Money:
+        return cls(amount=Decimal(minor_units).scaleb(-2), currency=currency.strip())
+
+
+@strawberry.type(description="An expected failure of a mutation: bad input or a refused change.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, relative to `input`; null when the "
+        "error concerns the whole request."
+    )
+    message: str = strawberry.field(description="Human-readable explanation.")
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
+
+    @classmethod
+    def of(cls, problem: Problem) -> UserError:
+        return cls(
+            field=list(problem.field) if problem.field else None,
+            message=problem.message,
+            code=problem.code,
+        )
+
+    @classmethod
+    def all(cls, problems: Sequence[Problem]) -> list[UserError]:
+        return [cls.of(p) for p in problems]
+
+
+@strawberry.type(description="Where a page sits in its connection (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More rows follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Rows precede this page (known when paging with `after` or `last`)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@strawberry.type(description="A node and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass to `after`/`before` to page from here.")
+    node: T = strawberry.field(description="The object.")
+
+
+@strawberry.type(description="A page of a list, with cursors (Relay connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The page's rows with their cursors.")
+    nodes: list[T] = strawberry.field(description="The page's rows, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of rows in the whole connection (all pages).")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+    @classmethod
+    def of(
+        cls,
+        page: Page[R],
+        to_node: Callable[[R], T],
+        cursor_of: Callable[[R], str],
+        count_total: Callable[[], Awaitable[int]],
+    ) -> Connection[T]:
+        edges = [Edge(cursor=cursor_of(r), node=to_node(r)) for r in page.rows]
+        return cls(
+            edges=edges,
+            nodes=[e.node for e in edges],
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_total=count_total,
+        )

@@ -1,0 +1,94 @@
+"""Masking: clients see coded errors; everything unexpected becomes INTERNAL_SERVER_ERROR.
+
+The full exception (with traceback) goes to the log with the request id; the response
+carries only the request id, never a traceback, SQL, or a table or constraint name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import asyncpg
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.context import Context
+
+log = logging.getLogger("campaign_graphql.errors")
+
+# Failures of the database as a service (down, restarting, overloaded, too slow) rather than
+# of the request: the client may retry, so they get their own code.
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def classify(error: GraphQLError) -> str | None:
+    """'unavailable', 'internal', or None for an error the client may see as it is."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return None
+    if isinstance(original, UNAVAILABLE):
+        return "unavailable"
+    return "internal"
+
+
+def _request_id(execution_context: object) -> str | None:
+    ctx = getattr(execution_context, "context", None)
+    return ctx.request_id if isinstance(ctx, Context) else None
+
+
+def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
+    request_id = _request_id(execution_context)
+    for error in errors:
+        kind = classify(error)
+        if kind is None:
+            continue
+        original = error.original_error
+        log.error(
+            "request %s: %s at %s: %r",
+            request_id,
+            kind,
+            ".".join(str(p) for p in error.path or ()),
+            original,
+            exc_info=(type(original), original, original.__traceback__) if original else None,
+        )
+
+
+class MaskInternalErrors(SchemaExtension):
+    """Replace unexpected errors with a coded, detail-free error carrying the request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        request_id = _request_id(self.execution_context)
+        result.errors = [self._mask(e, request_id) for e in result.errors]
+
+    @staticmethod
+    def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
+        kind = classify(error)
+        if kind is None:
+            return error
+        if kind == "unavailable":
+            message = "The database is unavailable; retry shortly"
+            code = "SERVICE_UNAVAILABLE"
+        else:
+            message = f"Internal server error (request id {request_id})"
+            code = "INTERNAL_SERVER_ERROR"
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": code, "requestId": request_id},
+        )

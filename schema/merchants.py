@@ -1,0 +1,103 @@
+"""Merchant type, queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db.merchants import MerchantRow
+from resolvers import merchants as logic
+from resolvers.context import Info
+from resolvers.ids import to_global_id
+from resolvers.outcome import Outcome
+from schema.common import Connection, Node, UserError
+
+
+@strawberry.type(description="A business that funds cashback campaigns.")
+class Merchant(Node):
+    name: str = strawberry.field(description="Display name.")
+    category: str = strawberry.field(description="Business category, e.g. Groceries.")
+    created_at: datetime = strawberry.field(description="When the merchant was added.")
+    updated_at: datetime = strawberry.field(description="When the merchant last changed.")
+
+    @classmethod
+    def from_row(cls, row: MerchantRow) -> Merchant:
+        return cls(
+            id=strawberry.ID(to_global_id("Merchant", row.id)),
+            name=row.name,
+            category=row.category,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.input(description="Which merchants to list.")
+class MerchantFilter:
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name."
+    )
+
+
+@strawberry.input(description="A new merchant.")
+class CreateMerchantInput:
+    name: str = strawberry.field(description="Display name, 1-200 characters.")
+    category: str = strawberry.field(description="Business category, 1-100 characters.")
+
+
+@strawberry.input(description="Changes to a merchant; omitted fields stay as they are.")
+class UpdateMerchantInput:
+    id: strawberry.ID = strawberry.field(description="The merchant to change.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name.")
+    category: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New category."
+    )
+
+
+@strawberry.type(description="Result of createMerchant / updateMerchant.")
+class MerchantPayload:
+    merchant: Merchant | None = strawberry.field(description="The merchant as it is now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed, if so.")
+
+
+def _payload(outcome: Outcome[MerchantRow]) -> MerchantPayload:
+    return MerchantPayload(
+        merchant=Merchant.from_row(outcome.value) if outcome.value else None,
+        user_errors=UserError.all(outcome.problems),
+    )
+
+
+@strawberry.type
+class MerchantQuery:
+    @strawberry.field(
+        description="Merchants by name. Page size: `first`/`last` default 20, at most the "
+        "`max_page_size` setting (default 100)."
+    )
+    async def merchants(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: MerchantFilter | None = None,
+    ) -> Connection[Merchant]:
+        search = filter.search if filter else None
+        ctx = info.context
+        page = await logic.list_merchants(
+            ctx, first=first, after=after, last=last, before=before, search=search
+        )
+        return Connection.of(
+            page, Merchant.from_row, logic.cursor_of, lambda: logic.count_merchants(ctx, search)
+        )
+
+
+@strawberry.type
+class MerchantMutation:
+    @strawberry.mutation(description="Add a merchant.")
+    async def create_merchant(self, info: Info, input: CreateMerchantInput) -> MerchantPayload:
+        return _payload(await logic.create(info.context, input.name, input.category))
+
+    @strawberry.mutation(description="Rename or recategorise a merchant.")
+    async def update_merchant(self, info: Info, input: UpdateMerchantInput) -> MerchantPayload:
+        return _payload(await logic.update(info.context, input.id, input.name, input.category))

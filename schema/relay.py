@@ -1,0 +1,69 @@
+"""`node(id:)` and `nodes(ids:)`: fetch any object by its global ID."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from aiodataloader import DataLoader
+
+from resolvers.context import Info
+from resolvers.errors import BadUserInput
+from resolvers.ids import InvalidGlobalId, decode
+from resolvers.loaders import Loaders
+from schema.campaigns import Campaign
+from schema.common import Node
+from schema.merchants import Merchant
+from schema.users import User
+
+MAX_NODES = 100
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    loader: Callable[[Loaders], DataLoader]
+    to_node: Callable[[Any], Node]
+
+
+NODE_KINDS: dict[str, NodeKind] = {
+    "Campaign": NodeKind(lambda ls: ls.campaign_by_id, Campaign.from_row),
+    "Merchant": NodeKind(lambda ls: ls.merchant_by_id, Merchant.from_row),
+    "User": NodeKind(lambda ls: ls.user_by_id, User.from_row),
+}
+
+
+def _parse(global_id: str, argument: str) -> tuple[NodeKind, int]:
+    try:
+        type_name, pk = decode(global_id)
+    except InvalidGlobalId as exc:
+        raise BadUserInput(str(exc), argument) from exc
+    kind = NODE_KINDS.get(type_name)
+    if kind is None:
+        raise BadUserInput(f"{global_id!r} is not the ID of any object", argument)
+    return kind, pk
+
+
+async def _load(info: Info, kind: NodeKind, pk: int) -> Node | None:
+    row = await kind.loader(info.context.loaders).load(pk)
+    return kind.to_node(row) if row is not None else None
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global ID; null when none has it.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        kind, pk = _parse(id, "id")
+        return await _load(info, kind, pk)
+
+    @strawberry.field(
+        description=f"Objects by global ID, in the order asked, null where none has the ID. "
+        f"At most {MAX_NODES} IDs."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise BadUserInput(f"`ids` may hold at most {MAX_NODES} IDs (got {len(ids)})", "ids")
+        parsed = [_parse(i, "ids") for i in ids]
+        return list(await asyncio.gather(*(_load(info, k, pk) for k, pk in parsed)))
