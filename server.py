@@ -1,7 +1,7 @@
 """campaign-graphql: the Starlette app (REST health shim + /graphql) and its command line.
 
-    python server.py [serve] [--host H] [--port P] [--workers N]
-    python server.py migrate | seed | export-schema
+python server.py [serve] [--host H] [--port P] [--workers N]
+python server.py migrate | seed | export-schema
 """
 
 from __future__ import annotations
@@ -81,11 +81,13 @@ class GraphQLApp(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:
             media = (
-                GRAPHQL_RESPONSE_JSON if _wants_graphql_response_json(request)
+                GRAPHQL_RESPONSE_JSON
+                if _wants_graphql_response_json(request)
                 else "application/json"
             )
             response = Response(
-                _error_body(exc.reason, "BAD_REQUEST"), status_code=exc.status_code,
+                _error_body(exc.reason, "BAD_REQUEST"),
+                status_code=exc.status_code,
                 media_type=media,
             )
         await response(scope, receive, send)
@@ -140,8 +142,9 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(Request(scope) if scope["type"] == "http" else WebSocket(
-            scope, receive, send))
+        request_id = request_id_of(
+            Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
+        )
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -326,36 +329,53 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     serve = commands.add_parser(
-        "serve", help="run the HTTP server (default)",
+        "serve",
+        help="run the HTTP server (default)",
         description="Serve GraphQL and the health routes. Without DATABASE_URL, starts the "
         "embedded PostgreSQL in .data/ and seeds demo data on first start.",
     )
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
-                       help="bind address (env HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
-                       help="TCP port (env PORT, default 8000)")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")),
-                       help="worker processes (env WORKERS, default 1)")
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("HOST", "127.0.0.1"),
+        help="bind address (env HOST, default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="TCP port (env PORT, default 8000)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS", "1")),
+        help="worker processes (env WORKERS, default 1)",
+    )
     serve.set_defaults(func=_serve)
 
     commands.add_parser(
-        "migrate", help="apply pending migrations",
+        "migrate",
+        help="apply pending migrations",
         description="Apply pending SQL migrations to DATABASE_URL (or the embedded database).",
     ).set_defaults(func=_migrate)
     commands.add_parser(
-        "seed", help="load demo data into an empty database",
+        "seed",
+        help="load demo data into an empty database",
         description="Migrate, then load the deterministic demo data if the database is empty.",
     ).set_defaults(func=_seed)
     commands.add_parser(
-        "export-schema", help="print the GraphQL schema (SDL)",
+        "export-schema",
+        help="print the GraphQL schema (SDL)",
         description="Print the schema in SDL; `make schema` writes it to schema.graphql.",
     ).set_defaults(func=_export_schema)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]  # `serve` is the default command

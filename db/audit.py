@@ -23,6 +23,4 @@ async def record(
     after: dict[str, Any] | None,
     request_id: str | None,
 ) -> None:
-    await conn.execute(
-        INSERT, actor_id, action, target_type, target_id, before, after, request_id
-    )
+    await conn.execute(INSERT, actor_id, action, target_type, target_id, before, after, request_id)

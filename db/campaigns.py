@@ -181,9 +181,7 @@ RETURNING {COLUMNS}
 """
 
 
-async def update(
-    conn: asyncpg.Connection, campaign_id: int, values: CampaignValues
-) -> CampaignRow:
+async def update(conn: asyncpg.Connection, campaign_id: int, values: CampaignValues) -> CampaignRow:
     r = await conn.fetchrow(
         UPDATE,
         campaign_id,
@@ -247,7 +245,9 @@ LAUNCH = Transition(
         "AND (c.ends_at IS NULL OR c.ends_at > now()) AND c.spent_cents < c.budget_cents",
     ),
 )
-PAUSE = Transition("campaign.pause", S.PAUSED, (S.ACTIVE,), _transition_sql(S.PAUSED, "paused_at = now()"))
+PAUSE = Transition(
+    "campaign.pause", S.PAUSED, (S.ACTIVE,), _transition_sql(S.PAUSED, "paused_at = now()")
+)
 COMPLETE = Transition(
     "campaign.complete",
     S.COMPLETED,

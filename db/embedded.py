@@ -53,9 +53,12 @@ class EmbeddedPostgres:
         try:
             self._pg_ctl(
                 "-w",
-                "-o", '-h ""',
-                "-o", f"-k {info.socket_dir}",
-                "-l", str(self.data_dir / "log"),
+                "-o",
+                '-h ""',
+                "-o",
+                f"-k {info.socket_dir}",
+                "-l",
+                str(self.data_dir / "log"),
                 "start",
             )
         except subprocess.CalledProcessError:

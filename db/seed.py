@@ -38,7 +38,16 @@ MERCHANTS = (
     ("Cloud Nine Travel", "Travel"),
     ("Pixel Electronics", "Electronics"),
 )
-CAMPAIGN_STATUSES = ("DRAFT", "DRAFT", "ACTIVE", "ACTIVE", "ACTIVE", "PAUSED", "PAUSED", "COMPLETED")
+CAMPAIGN_STATUSES = (
+    "DRAFT",
+    "DRAFT",
+    "ACTIVE",
+    "ACTIVE",
+    "ACTIVE",
+    "PAUSED",
+    "PAUSED",
+    "COMPLETED",
+)
 TRANSACTIONS_PER_MEMBER = 40
 ANALYTICS_DAYS = 30
 
@@ -69,7 +78,10 @@ async def seed_demo(conn: asyncpg.Connection, *, seed: int = 42, today: date | N
             user_ids[p.email] = await conn.fetchval(
                 "INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)"
                 " RETURNING id",
-                p.email, p.name, p.role.value, hashes[p.password],
+                p.email,
+                p.name,
+                p.role.value,
+                hashes[p.password],
             )
         members = [user_ids[p.email] for p in people if p.role is Role.MEMBER]
         manager_id = user_ids["manager@example.com"]
@@ -78,52 +90,82 @@ async def seed_demo(conn: asyncpg.Connection, *, seed: int = 42, today: date | N
         for uid in members:
             accounts[uid] = []
             for kind, institution in (("CHECKING", "First Bank"), ("CREDIT_CARD", "Card Co")):
-                accounts[uid].append(await conn.fetchval(
-                    "INSERT INTO accounts (user_id, kind, institution, last_four, balance_cents)"
-                    " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                    uid, kind, institution, f"{rng.randrange(10000):04d}",
-                    rng.randrange(10_000, 500_000),
-                ))
+                accounts[uid].append(
+                    await conn.fetchval(
+                        "INSERT INTO accounts"
+                        " (user_id, kind, institution, last_four, balance_cents)"
+                        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                        uid,
+                        kind,
+                        institution,
+                        f"{rng.randrange(10000):04d}",
+                        rng.randrange(10_000, 500_000),
+                    )
+                )
 
         categories = dict(zip(merchant_ids, (c for _, c in MERCHANTS), strict=True))
         txns = []
         for uid in members:
             for _ in range(TRANSACTIONS_PER_MEMBER):
                 mid = rng.choice(merchant_ids)
-                txns.append((
-                    rng.choice(accounts[uid]), uid, mid, rng.randrange(500, 20_000), "USD",
-                    categories[mid],
-                    midnight - timedelta(minutes=rng.randrange(1, 90 * 24 * 60)),
-                    f"Purchase at merchant {mid}",
-                ))
+                txns.append(
+                    (
+                        rng.choice(accounts[uid]),
+                        uid,
+                        mid,
+                        rng.randrange(500, 20_000),
+                        "USD",
+                        categories[mid],
+                        midnight - timedelta(minutes=rng.randrange(1, 90 * 24 * 60)),
+                        f"Purchase at merchant {mid}",
+                    )
+                )
         await conn.copy_records_to_table(
             "transactions",
             records=txns,
-            columns=["account_id", "user_id", "merchant_id", "amount_cents", "currency",
-                     "category", "occurred_at", "description"],
+            columns=[
+                "account_id",
+                "user_id",
+                "merchant_id",
+                "amount_cents",
+                "currency",
+                "category",
+                "occurred_at",
+                "description",
+            ],
         )
 
         campaign_ids = []
         for i, status in enumerate(CAMPAIGN_STATUSES):
             mid = merchant_ids[i % len(merchant_ids)]
             launched = midnight - timedelta(days=45) if status != "DRAFT" else None
-            campaign_ids.append((await conn.fetchval(
-                """
+            campaign_ids.append(
+                (
+                    await conn.fetchval(
+                        """
                 INSERT INTO campaigns (merchant_id, created_by, name, description, status,
                     reward_type, reward_value, budget_cents, starts_at, ends_at, launched_at,
                     paused_at, completed_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
                 """,
-                mid, manager_id, f"{MERCHANTS[i % len(MERCHANTS)][0]} offer {i + 1}",
-                f"Demo campaign {i + 1}", status,
-                "CASHBACK_PERCENT" if i % 3 else "FIXED_AMOUNT",
-                rng.choice((200, 300, 500)) if i % 3 else rng.choice((100, 250)),
-                rng.choice((500_000, 1_000_000, 2_500_000)),
-                midnight - timedelta(days=60), midnight + timedelta(days=120 + i),
-                launched,
-                midnight - timedelta(days=3) if status == "PAUSED" else None,
-                midnight - timedelta(days=1) if status == "COMPLETED" else None,
-            ), status, mid))
+                        mid,
+                        manager_id,
+                        f"{MERCHANTS[i % len(MERCHANTS)][0]} offer {i + 1}",
+                        f"Demo campaign {i + 1}",
+                        status,
+                        "CASHBACK_PERCENT" if i % 3 else "FIXED_AMOUNT",
+                        rng.choice((200, 300, 500)) if i % 3 else rng.choice((100, 250)),
+                        rng.choice((500_000, 1_000_000, 2_500_000)),
+                        midnight - timedelta(days=60),
+                        midnight + timedelta(days=120 + i),
+                        launched,
+                        midnight - timedelta(days=3) if status == "PAUSED" else None,
+                        midnight - timedelta(days=1) if status == "COMPLETED" else None,
+                    ),
+                    status,
+                    mid,
+                )
+            )
 
         # Rewards: each purchase at a merchant with a launched campaign earns from the first one.
         await conn.execute(
@@ -157,15 +199,29 @@ async def seed_demo(conn: asyncpg.Connection, *, seed: int = 42, today: date | N
                 impressions = rng.randrange(500, 5000)
                 clicks = rng.randrange(10, impressions // 10)
                 conversions = rng.randrange(0, clicks // 2 + 1)
-                analytics.append((
-                    cid, today - timedelta(days=d + 1), impressions, clicks, conversions,
-                    conversions * rng.randrange(50, 300), conversions * rng.randrange(1000, 6000),
-                ))
+                analytics.append(
+                    (
+                        cid,
+                        today - timedelta(days=d + 1),
+                        impressions,
+                        clicks,
+                        conversions,
+                        conversions * rng.randrange(50, 300),
+                        conversions * rng.randrange(1000, 6000),
+                    )
+                )
         await conn.copy_records_to_table(
             "campaign_analytics_daily",
             records=analytics,
-            columns=["campaign_id", "day", "impressions", "clicks", "conversions",
-                     "spend_cents", "revenue_cents"],
+            columns=[
+                "campaign_id",
+                "day",
+                "impressions",
+                "clicks",
+                "conversions",
+                "spend_cents",
+                "revenue_cents",
+            ],
         )
 
         active = [cid for cid, status, _ in campaign_ids if status in ("ACTIVE", "PAUSED")]
@@ -174,7 +230,9 @@ async def seed_demo(conn: asyncpg.Connection, *, seed: int = 42, today: date | N
             test_id = await conn.fetchval(
                 "INSERT INTO ab_tests (campaign_id, name, status, started_at, ended_at)"
                 " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                cid, f"Headline test {n + 1}", test_status,
+                cid,
+                f"Headline test {n + 1}",
+                test_status,
                 midnight - timedelta(days=20) if test_status != "DRAFT" else None,
                 midnight - timedelta(days=2) if test_status == "STOPPED" else None,
             )
@@ -184,7 +242,11 @@ async def seed_demo(conn: asyncpg.Connection, *, seed: int = 42, today: date | N
                 await conn.execute(
                     "INSERT INTO ab_test_variants (ab_test_id, name, is_control, traffic_share,"
                     " impressions, conversions) VALUES ($1, $2, $3, $4, $5, $6)",
-                    test_id, name, v == 0, round(1 / len(names), 4), impressions,
+                    test_id,
+                    name,
+                    v == 0,
+                    round(1 / len(names), 4),
+                    impressions,
                     int(impressions * rng.uniform(0.02, 0.08)),
                 )
 

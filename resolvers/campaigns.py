@@ -79,9 +79,9 @@ def _given(value: Any) -> bool:
     return value is not UNSET
 
 
-async def _clean(ctx: Context, given: CampaignInput, base: db.CampaignValues) -> Outcome[
-    db.CampaignValues
-]:
+async def _clean(
+    ctx: Context, given: CampaignInput, base: db.CampaignValues
+) -> Outcome[db.CampaignValues]:
     """Merge `given` over `base` and check the result, reporting every problem at once."""
     check = Checker()
     values = base
@@ -97,7 +97,9 @@ async def _clean(ctx: Context, given: CampaignInput, base: db.CampaignValues) ->
         values = replace(
             values,
             description=check.text(
-                "description", given.description or "", max_length=DESCRIPTION_MAX,
+                "description",
+                given.description or "",
+                max_length=DESCRIPTION_MAX,
                 required=False,
             ),
         )
@@ -215,8 +217,13 @@ async def update(
             return Outcome(None, cleaned.problems)
         row = await db.update(conn, pk, cleaned.value)
         await audit.record(
-            conn, ctx, "campaign.update", "Campaign", pk,
-            audit.snapshot(current), audit.snapshot(row),
+            conn,
+            ctx,
+            "campaign.update",
+            "Campaign",
+            pk,
+            audit.snapshot(current),
+            audit.snapshot(row),
         )
     return Outcome(row)
 
@@ -231,9 +238,7 @@ async def delete(
         row = await db.delete_draft(conn, pk, expected_version)
         if row is None:
             return await _explain(conn, pk, expected_version, "delete", (CampaignStatus.DRAFT,))
-        await audit.record(
-            conn, ctx, "campaign.delete", "Campaign", pk, audit.snapshot(row), None
-        )
+        await audit.record(conn, ctx, "campaign.delete", "Campaign", pk, audit.snapshot(row), None)
     return Outcome(row)
 
 
@@ -281,7 +286,8 @@ async def _explain(
         )
     if row.ends_at is not None and row.ends_at <= datetime.now(UTC):
         return Outcome.refuse(
-            None, f"Cannot {verb}: the campaign ended at {row.ends_at.isoformat()}",
+            None,
+            f"Cannot {verb}: the campaign ended at {row.ends_at.isoformat()}",
             ErrorCode.CAMPAIGN_ENDED,
         )
     if row.spent_cents >= row.budget_cents:

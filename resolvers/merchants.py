@@ -33,7 +33,11 @@ async def list_merchants(
     search: str | None,
 ) -> Page[MerchantRow]:
     request = page_request(
-        CURSOR, first=first, after=after, last=last, before=before,
+        CURSOR,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
         max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
     )
     async with ctx.connection() as conn:
@@ -71,7 +75,9 @@ async def update(ctx: Context, global_id: str, name: Any, category: Any) -> Outc
     try:
         pk = from_global_id(global_id, "Merchant")
     except InvalidGlobalId:
-        return Outcome.refuse("id", f"{global_id!r} is not a valid Merchant ID", ErrorCode.INVALID_ID)
+        return Outcome.refuse(
+            "id", f"{global_id!r} is not a valid Merchant ID", ErrorCode.INVALID_ID
+        )
     new_name = check.text("name", name, max_length=NAME_MAX) if name not in (UNSET, None) else None
     new_category = (
         check.text("category", category, max_length=CATEGORY_MAX)
@@ -86,7 +92,12 @@ async def update(ctx: Context, global_id: str, name: Any, category: Any) -> Outc
         if row is None or before is None:
             return Outcome.refuse("id", "No merchant has this ID", ErrorCode.NOT_FOUND)
         await audit.record(
-            conn, ctx, "merchant.update", "Merchant", pk,
-            audit.snapshot(before), audit.snapshot(row),
+            conn,
+            ctx,
+            "merchant.update",
+            "Merchant",
+            pk,
+            audit.snapshot(before),
+            audit.snapshot(row),
         )
     return Outcome(row)

@@ -88,9 +88,7 @@ def page_request(
         if size is not None and size < 0:
             raise BadUserInput(f"`{name}` must not be negative (got {size})", name)
         if size is not None and size > max_page_size:
-            raise BadUserInput(
-                f"`{name}` must be at most {max_page_size} (got {size})", name
-            )
+            raise BadUserInput(f"`{name}` must be at most {max_page_size} (got {size})", name)
     if last is None and before is not None and first is None:
         last = min(DEFAULT_PAGE_SIZE, max_page_size)
     if after is not None and last is not None:

@@ -25,9 +25,7 @@ class Checker:
         if required and not cleaned:
             self.fail(field, f"{field} must not be blank", ErrorCode.BLANK)
         elif len(cleaned) > max_length:
-            self.fail(
-                field, f"{field} must be at most {max_length} characters", ErrorCode.TOO_LONG
-            )
+            self.fail(field, f"{field} must be at most {max_length} characters", ErrorCode.TOO_LONG)
         return cleaned
 
     def hundredths(self, field: str, value: Decimal, *, maximum: int = MAX_MINOR_UNITS) -> int:
@@ -37,15 +35,15 @@ class Checker:
             if not value.is_finite() or scaled != scaled.to_integral_value():
                 raise InvalidOperation
         except InvalidOperation:
-            self.fail(field, f"{field} must be a number with at most 2 decimal places",
-                      ErrorCode.INVALID)
+            self.fail(
+                field, f"{field} must be a number with at most 2 decimal places", ErrorCode.INVALID
+            )
             return 0
         if value < 0:
             self.fail(field, f"{field} must not be negative", ErrorCode.NEGATIVE)
             return 0
         if scaled > maximum:
-            self.fail(field, f"{field} must be at most {Decimal(maximum) / 100}",
-                      ErrorCode.INVALID)
+            self.fail(field, f"{field} must be at most {Decimal(maximum) / 100}", ErrorCode.INVALID)
             return 0
         return int(scaled)
 

@@ -25,9 +25,7 @@ class Mutation(CampaignMutation, MerchantMutation):
 
 
 class Schema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: Any = None
-    ) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         log_errors(errors, execution_context)
 
 
@@ -36,7 +34,7 @@ schema = Schema(
     mutation=Mutation,
     extensions=[
         MaskInternalErrors,
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 
@@ -15,21 +16,41 @@ from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
 from resolvers.outcome import Outcome
-from schema.common import Connection, Money, Node, UserError
+from schema.common import (
+    After,
+    Before,
+    Connection,
+    First,
+    Input,
+    Last,
+    Money,
+    Node,
+    UserError,
+    described_enum,
+)
 from schema.merchants import Merchant
 from schema.users import User
 
-CampaignStatus = strawberry.enum(
+CampaignStatus = described_enum(
     db.CampaignStatus,
     name="CampaignStatus",
     description="Lifecycle: DRAFT -launch-> ACTIVE -pause-> PAUSED -launch-> ACTIVE; "
     "ACTIVE or PAUSED -complete-> COMPLETED.",
+    values={
+        "DRAFT": "Being prepared; may be edited or deleted.",
+        "ACTIVE": "Earning rewards for members.",
+        "PAUSED": "Temporarily not earning; may be launched again.",
+        "COMPLETED": "Finished for good.",
+    },
 )
-RewardType = strawberry.enum(
+RewardType = described_enum(
     db.RewardType,
     name="RewardType",
-    description="CASHBACK_PERCENT pays `rewardValue` percent of a purchase; FIXED_AMOUNT pays "
-    "`rewardValue` in the campaign's currency per qualifying purchase.",
+    description="How a qualifying purchase is rewarded.",
+    values={
+        "CASHBACK_PERCENT": "`rewardValue` percent of the purchase amount.",
+        "FIXED_AMOUNT": "`rewardValue` in the campaign's currency per purchase.",
+    },
 )
 
 
@@ -114,9 +135,7 @@ class CampaignFilter:
             try:
                 merchant_pk = from_global_id(self.merchant_id, "Merchant")
             except InvalidGlobalId as exc:
-                raise BadUserInput(
-                    f"filter.merchantId: {exc}", "filter.merchantId"
-                ) from exc
+                raise BadUserInput(f"filter.merchantId: {exc}", "filter.merchantId") from exc
         return DbCampaignFilter(
             statuses=tuple(self.status) if self.status else None,
             merchant_id=merchant_pk,
@@ -127,7 +146,11 @@ class CampaignFilter:
 @strawberry.type
 class CampaignQuery:
     @strawberry.field(description="One campaign by ID; null when none has it.")
-    async def campaign(self, info: Info, id: strawberry.ID) -> Campaign | None:
+    async def campaign(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")],
+    ) -> Campaign | None:
         try:
             pk = from_global_id(id, "Campaign")
         except InvalidGlobalId as exc:
@@ -142,11 +165,13 @@ class CampaignQuery:
     async def campaigns(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: CampaignFilter | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            CampaignFilter | None, strawberry.argument(description="Which campaigns.")
+        ] = None,
     ) -> Connection[Campaign]:
         ctx = info.context
         flt = filter.to_db() if filter else DbCampaignFilter()
@@ -181,11 +206,19 @@ class UpdateCampaignInput:
     expected_version: int | None = strawberry.field(
         default=None, description="Refuse with VERSION_CONFLICT unless this is the current version."
     )
-    merchant_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="New merchant.")
+    merchant_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="New merchant."
+    )
     name: str | None = strawberry.field(default=strawberry.UNSET, description="New name.")
-    description: str | None = strawberry.field(default=strawberry.UNSET, description="New description.")
-    reward_type: RewardType | None = strawberry.field(default=strawberry.UNSET, description="New reward type.")
-    reward_value: Decimal | None = strawberry.field(default=strawberry.UNSET, description="New reward value.")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New description."
+    )
+    reward_type: RewardType | None = strawberry.field(
+        default=strawberry.UNSET, description="New reward type."
+    )
+    reward_value: Decimal | None = strawberry.field(
+        default=strawberry.UNSET, description="New reward value."
+    )
     budget: Decimal | None = strawberry.field(default=strawberry.UNSET, description="New budget.")
     currency: str | None = strawberry.field(default=strawberry.UNSET, description="New currency.")
     starts_at: datetime | None = strawberry.field(
@@ -246,7 +279,9 @@ async def _transition(info: Info, t: Transition, input: CampaignActionInput) -> 
 @strawberry.type
 class CampaignMutation:
     @strawberry.mutation(description="Create a DRAFT campaign.")
-    async def create_campaign(self, info: Info, input: CreateCampaignInput) -> CampaignPayload:
+    async def create_campaign(
+        self, info: Info, input: Input[CreateCampaignInput]
+    ) -> CampaignPayload:
         given = logic.CampaignInput(
             merchant_id=input.merchant_id,
             name=input.name,
@@ -261,7 +296,9 @@ class CampaignMutation:
         return _payload(await logic.create(info.context, given))
 
     @strawberry.mutation(description="Edit a campaign that is not COMPLETED.")
-    async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignPayload:
+    async def update_campaign(
+        self, info: Info, input: Input[UpdateCampaignInput]
+    ) -> CampaignPayload:
         return _payload(
             await logic.update(
                 info.context, input.id, input.expected_version, _nullable_fields_given(input)
@@ -269,20 +306,28 @@ class CampaignMutation:
         )
 
     @strawberry.mutation(description="Delete a DRAFT campaign; other statuses are refused.")
-    async def delete_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+    async def delete_campaign(
+        self, info: Info, input: Input[CampaignActionInput]
+    ) -> CampaignPayload:
         return _payload(await logic.delete(info.context, input.id, input.expected_version))
 
     @strawberry.mutation(
         description="DRAFT or PAUSED -> ACTIVE. Refused when the end date has passed or the "
         "budget is spent."
     )
-    async def launch_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+    async def launch_campaign(
+        self, info: Info, input: Input[CampaignActionInput]
+    ) -> CampaignPayload:
         return await _transition(info, db.LAUNCH, input)
 
     @strawberry.mutation(description="ACTIVE -> PAUSED.")
-    async def pause_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+    async def pause_campaign(
+        self, info: Info, input: Input[CampaignActionInput]
+    ) -> CampaignPayload:
         return await _transition(info, db.PAUSE, input)
 
     @strawberry.mutation(description="ACTIVE or PAUSED -> COMPLETED (final).")
-    async def complete_campaign(self, info: Info, input: CampaignActionInput) -> CampaignPayload:
+    async def complete_campaign(
+        self, info: Info, input: Input[CampaignActionInput]
+    ) -> CampaignPayload:
         return await _transition(info, db.COMPLETE, input)

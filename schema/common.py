@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -12,11 +13,64 @@ from db.pagination import Page
 from resolvers.errors import ErrorCode as ErrorCodeEnum
 from resolvers.errors import Problem
 
-ErrorCode = strawberry.enum(
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+
+def described_enum(
+    cls: type[E], *, name: str, description: str, values: Mapping[str, str]
+) -> type[E]:
+    """Expose a plain `db`/`resolvers` enum, with a description for each value."""
+    wrapped = strawberry.enum(cls, name=name, description=description)
+    definition = wrapped.__strawberry_definition__  # type: ignore[attr-defined]
+    names = {v.name for v in definition.values}
+    if names != set(values):
+        raise ValueError(f"{name}: describe exactly {sorted(names)}")
+    for value in definition.values:
+        value.description = values[value.name]
+    return wrapped
+
+
+ErrorCode = described_enum(
     ErrorCodeEnum,
     name="ErrorCode",
     description="Why a mutation refused its input. Clients branch on this, not on `message`.",
+    values={
+        "BLANK": "A required text was empty or only spaces.",
+        "TOO_LONG": "A text exceeded its maximum length.",
+        "INVALID": "A value had the wrong form or was out of range.",
+        "NEGATIVE": "An amount was below zero.",
+        "INVALID_ID": "An ID was malformed or named another type of object.",
+        "NOT_FOUND": "No object has the given ID.",
+        "DATE_ORDER": "An end came before its start.",
+        "INVALID_TRANSITION": "The object's current status does not allow this change.",
+        "VERSION_CONFLICT": "`expectedVersion` is not the current version: someone else "
+        "changed the object first.",
+        "CAMPAIGN_ENDED": "The campaign's end date has passed.",
+        "BUDGET_EXHAUSTED": "The campaign's budget is spent.",
+    },
 )
+
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Page forward: at most this many rows (default 20, at most the "
+        "`max_page_size` setting, 100 unless changed)."
+    ),
+]
+After = Annotated[
+    str | None, strawberry.argument(description="Page forward from this cursor (exclusive).")
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Page backward: at most this many rows before `before` (same cap as `first`)."
+    ),
+]
+Input = Annotated[T, strawberry.argument(description="The mutation's arguments.")]
+Before = Annotated[
+    str | None, strawberry.argument(description="Page backward from this cursor (exclusive).")
+]
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
@@ -68,7 +122,6 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
 
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,7 +12,7 @@ from resolvers import merchants as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
 from resolvers.outcome import Outcome
-from schema.common import Connection, Node, UserError
+from schema.common import After, Before, Connection, First, Input, Last, Node, UserError
 
 
 @strawberry.type(description="A business that funds cashback campaigns.")
@@ -49,9 +50,7 @@ class CreateMerchantInput:
 class UpdateMerchantInput:
     id: strawberry.ID = strawberry.field(description="The merchant to change.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="New name.")
-    category: str | None = strawberry.field(
-        default=strawberry.UNSET, description="New category."
-    )
+    category: str | None = strawberry.field(default=strawberry.UNSET, description="New category.")
 
 
 @strawberry.type(description="Result of createMerchant / updateMerchant.")
@@ -76,11 +75,13 @@ class MerchantQuery:
     async def merchants(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: MerchantFilter | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            MerchantFilter | None, strawberry.argument(description="Which merchants.")
+        ] = None,
     ) -> Connection[Merchant]:
         search = filter.search if filter else None
         ctx = info.context
@@ -95,9 +96,13 @@ class MerchantQuery:
 @strawberry.type
 class MerchantMutation:
     @strawberry.mutation(description="Add a merchant.")
-    async def create_merchant(self, info: Info, input: CreateMerchantInput) -> MerchantPayload:
+    async def create_merchant(
+        self, info: Info, input: Input[CreateMerchantInput]
+    ) -> MerchantPayload:
         return _payload(await logic.create(info.context, input.name, input.category))
 
     @strawberry.mutation(description="Rename or recategorise a merchant.")
-    async def update_merchant(self, info: Info, input: UpdateMerchantInput) -> MerchantPayload:
+    async def update_merchant(
+        self, info: Info, input: Input[UpdateMerchantInput]
+    ) -> MerchantPayload:
         return _payload(await logic.update(info.context, input.id, input.name, input.category))

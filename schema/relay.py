@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from aiodataloader import DataLoader
@@ -54,7 +54,11 @@ async def _load(info: Info, kind: NodeKind, pk: int) -> Node | None:
 @strawberry.type
 class NodeQuery:
     @strawberry.field(description="Any object by its global ID; null when none has it.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
+    ) -> Node | None:
         kind, pk = _parse(id, "id")
         return await _load(info, kind, pk)
 
@@ -62,7 +66,11 @@ class NodeQuery:
         description=f"Objects by global ID, in the order asked, null where none has the ID. "
         f"At most {MAX_NODES} IDs."
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global IDs.")],
+    ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise BadUserInput(f"`ids` may hold at most {MAX_NODES} IDs (got {len(ids)})", "ids")
         parsed = [_parse(i, "ids") for i in ids]

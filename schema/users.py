@@ -10,11 +10,23 @@ from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
 from resolvers.ids import to_global_id
-from schema.common import Node
+from schema.common import Node, described_enum
 
-Role = strawberry.enum(RoleEnum, name="Role", description="What a user may do.")
-UserStatus = strawberry.enum(
-    UserStatusEnum, name="UserStatus", description="Whether a user may sign in."
+Role = described_enum(
+    RoleEnum,
+    name="Role",
+    description="What a user may do.",
+    values={
+        "ADMIN": "Runs the platform: everything.",
+        "MANAGER": "Runs campaigns, merchants, analytics and A/B tests.",
+        "MEMBER": "Earns rewards; sees their own data and active campaigns.",
+    },
+)
+UserStatus = described_enum(
+    UserStatusEnum,
+    name="UserStatus",
+    description="Whether a user may sign in.",
+    values={"ACTIVE": "May sign in.", "DISABLED": "Refused; existing tokens stop working."},
 )
 
 

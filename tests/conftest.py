@@ -1,0 +1,202 @@
+"""Test fixtures: a real PostgreSQL, a migrated template, and one fresh database per test.
+
+Without TEST_DATABASE_URL (or DATABASE_URL) the suite starts the embedded PostgreSQL in
+.data/test-pg. Each test gets its own database cloned from a migrated template (fast with
+STRATEGY FILE_COPY), so tests never share state and concurrency tests use real transactions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from db import migrate
+from db.embedded import ROOT, EmbeddedPostgres
+from server import create_app
+
+TEMPLATE = "cg_test_template"
+_numbers = itertools.count()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server DSN pointing at database `name` (works for socket-style DSNs too)."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@dataclass
+class PgServer:
+    admin_dsn: str
+    embedded: EmbeddedPostgres | None
+
+
+@pytest.fixture(scope="session")
+async def pg_server() -> AsyncIterator[PgServer]:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    embedded = None
+    if not url:
+        embedded = EmbeddedPostgres(ROOT / ".data" / "test-pg")
+        url = embedded.dsn("postgres")
+        conn = await asyncpg.connect(url)
+        # Durability is pointless for throwaway test databases; speed is not.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+        await conn.close()
+    yield PgServer(url, embedded)
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(pg_server: PgServer) -> str:
+    conn = await asyncpg.connect(pg_server.admin_dsn)
+    try:
+        for row in await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'cg_test_%'"
+        ):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    dsn = with_database(pg_server.admin_dsn, TEMPLATE)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate.migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+async def clone_database(pg_server: PgServer) -> str:
+    name = f"cg_test_{os.getpid()}_{next(_numbers)}"
+    conn = await asyncpg.connect(pg_server.admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_database(pg_server: PgServer, name: str) -> None:
+    conn = await asyncpg.connect(pg_server.admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_dsn(pg_server: PgServer, template_dsn: str) -> AsyncIterator[str]:
+    """A fresh, migrated, empty database of this test's own."""
+    name = await clone_database(pg_server)
+    yield with_database(pg_server.admin_dsn, name)
+    await drop_database(pg_server, name)
+
+
+@pytest.fixture
+async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for arranging data and checking results."""
+    from db.pool import _init_connection
+
+    connection = await asyncpg.connect(db_dsn)
+    await _init_connection(connection)
+    yield connection
+    await connection.close()
+
+
+@dataclass
+class StatementCounter:
+    """Counts the SQL statements the app's pool runs (pool housekeeping excluded)."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def _log(self, record: Any) -> None:
+        query = record.query.strip()
+        if "RESET ALL" in query or query.startswith(("SELECT pg_advisory_unlock_all",)):
+            return
+        self.statements.append(query)
+
+    async def attach(self, connection: asyncpg.Connection) -> None:
+        connection.add_query_logger(self._log)
+
+
+@pytest.fixture
+def statements() -> StatementCounter:
+    return StatementCounter()
+
+
+class _WithLifespanState:
+    """httpx's ASGI transport runs no lifespan; hand each request the lifespan's state."""
+
+    def __init__(self, app: Any, state: dict[str, Any]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["state"] = dict(self.state)
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Api:
+    """An HTTP client bound to the ASGI app, with a GraphQL helper."""
+
+    client: httpx.AsyncClient
+    app: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={**self.headers, **(headers or {})},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
+        """The `data` of a response that must have no errors."""
+        body = await self.gql(query, variables, **kw)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+async def app(db_dsn: str, statements: StatementCounter) -> AsyncIterator[Any]:
+    application = create_app(db_dsn, apply_migrations=False, on_connect=statements.attach)
+    async with application.router.lifespan_context(application) as state:
+        yield _WithLifespanState(application, dict(state or {}))
+
+
+@pytest.fixture
+async def api(app: Any) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client, app)
+
+
+def repo_root() -> Path:
+    return ROOT
