@@ -1,0 +1,70 @@
+"""A query's SQL statement count depends on its shape, never on how many rows it returns."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests import factories as f
+from tests.conftest import Api, StatementCounter
+
+NESTED = """
+query ($first: Int!) {
+  campaigns(first: $first) {
+    totalCount
+    edges { node { id name merchant { id name } createdBy { id name } } }
+  }
+}
+"""
+
+
+async def arrange(conn: asyncpg.Connection, n: int) -> None:
+    """n campaigns, each with its own merchant and creator (the worst case for N+1)."""
+    for i in range(n):
+        m = await f.merchant(conn, f"M{i}")
+        u = await f.user(conn, f"u{i}@example.com", role="MANAGER")
+        await f.campaign(conn, m, name=f"C{i}", created_by=u)
+
+
+async def statements_for(api: Api, statements: StatementCounter, first: int) -> int:
+    statements.reset()
+    data = await api.data(NESTED, {"first": first})
+    edges = data["campaigns"]["edges"]
+    assert len(edges) == first
+    assert all(e["node"]["merchant"] and e["node"]["createdBy"] for e in edges)
+    return statements.count
+
+
+async def test_campaigns_with_merchant_and_creator_cost_the_same_for_5_and_50(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    await arrange(conn, 50)
+
+    five = await statements_for(api, statements, 5)
+    fifty = await statements_for(api, statements, 50)
+
+    assert five == fifty, statements.statements
+    # setting (page cap) + page + count + merchants + users; nothing per row.
+    assert fifty == 5, statements.statements
+
+
+async def test_loaders_batch_with_one_any_statement_per_loader(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    await arrange(conn, 12)
+    statements.reset()
+    await api.data(NESTED, {"first": 12})
+    merchant_reads = [s for s in statements.statements if "FROM merchants" in s]
+    user_reads = [s for s in statements.statements if "FROM users" in s]
+    assert len(merchant_reads) == 1 and "ANY($1" in merchant_reads[0]
+    assert len(user_reads) == 1 and "ANY($1" in user_reads[0]
+
+
+async def test_node_lookups_in_one_request_share_a_batch(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    m = await f.merchant(conn)
+    ids = [f.gid("Campaign", await f.campaign(conn, m, name=f"C{i}")) for i in range(8)]
+    statements.reset()
+    data = await api.data("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert [n["id"] for n in data["nodes"]] == ids
+    assert len([s for s in statements.statements if "FROM campaigns" in s]) == 1
