@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import asyncpg
+
+# Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from db import migrate as migrations
@@ -91,6 +94,15 @@ class GraphQLApp(GraphQL[Context, None]):
                 media_type=media,
             )
         await response(scope, receive, send)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # A mutation over GET: the method is wrong, not the request (GraphQL over HTTP).
+                raise HTTPException(405, exc.reason) from exc.__cause__
+            raise
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(
