@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -303,6 +304,9 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     embedded = not os.environ.get("DATABASE_URL")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit instead
+    # lets atexit handlers run, which stop the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     url = asyncio.run(_prepare_database(seed_demo=embedded))
     os.environ["DATABASE_URL"] = url  # the workers (and their pools) read it
     if embedded:

