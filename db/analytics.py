@@ -85,5 +85,6 @@ async def summaries(conn: asyncpg.Connection, keys: list[Key]) -> list[SummaryRo
     found = {}
     for r in await conn.fetch(SUMMARY, *_columns(keys)):
         values = dict(r)
-        found[values.pop("n")] = SummaryRow(**values)
+        n = values.pop("n")
+        found[n] = SummaryRow(**values)
     return [found[n] for n in range(1, len(keys) + 1)]
