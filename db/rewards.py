@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.page_batch import counts, fetch_pages, positions_by
+from db.pagination import Keyset, Page, PageRequest
 
 
 class RewardStatus(enum.Enum):
@@ -36,45 +37,60 @@ KEYSET = Keyset(("earned_at", "id"), descending=True)
 
 
 def _row(r: asyncpg.Record) -> RewardRow:
-    values = dict(r)
+    values = {k: r[k] for k in RewardRow.__dataclass_fields__}
     values["currency"] = values["currency"].strip()
     values["status"] = RewardStatus(values["status"])
     return RewardRow(**values)
 
 
-def _filters(
-    user_id: int, statuses: tuple[RewardStatus, ...] | None
-) -> tuple[list[str], list[Any]]:
-    where, args = ["user_id = $1"], [user_id]
+def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list[Any]]:
+    """Predicates numbered from $2 ($1 is the users array)."""
     if statuses:
-        args.append([s.value for s in statuses])
-        where.append("status = ANY($2::text[])")
-    return where, args
+        return ["status = ANY($2::text[])"], [[s.value for s in statuses]]
+    return [], []
 
 
-async def page(
-    conn: asyncpg.Connection,
-    user_id: int,
-    request: PageRequest,
-    statuses: tuple[RewardStatus, ...] | None,
-) -> Page[RewardRow]:
-    where, args = _filters(user_id, statuses)
-    return await fetch_page(
-        conn,
-        select=f"SELECT {COLUMNS} FROM rewards",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        to_row=_row,
-    )
+PageKey = tuple[int, PageRequest, tuple[RewardStatus, ...] | None]
 
 
-async def total(
-    conn: asyncpg.Connection, user_id: int, statuses: tuple[RewardStatus, ...] | None
-) -> int:
-    where, args = _filters(user_id, statuses)
-    return await count(conn, table="rewards", where=where, args=args)
+async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[RewardRow]]:
+    """For each (user, page request, statuses): that page of the user's rewards, newest first.
+    Keys sharing a request and statuses share one statement."""
+    found: dict[int, Page[RewardRow]] = {}
+    for (request, statuses), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
+        where, args = _filters(statuses)
+        result = await fetch_pages(
+            conn,
+            columns=COLUMNS,
+            table="rewards",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+            keyset=KEYSET,
+            page=request,
+            to_row=_row,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
+
+
+async def totals(
+    conn: asyncpg.Connection, keys: list[tuple[int, tuple[RewardStatus, ...] | None]]
+) -> list[int]:
+    found: dict[int, int] = {}
+    for statuses, positions in positions_by(keys, lambda k: k[1]).items():
+        where, args = _filters(statuses)
+        result = await counts(
+            conn,
+            table="rewards",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.page_batch import counts, fetch_pages, positions_by
+from db.pagination import Keyset, Page, PageRequest
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ KEYSET = Keyset(("occurred_at", "id"), descending=True)
 
 
 def _row(r: asyncpg.Record) -> TransactionRow:
-    values = dict(r)
+    values = {k: r[k] for k in TransactionRow.__dataclass_fields__}
     values["currency"] = values["currency"].strip()
     return TransactionRow(**values)
 
@@ -47,42 +48,68 @@ class TransactionFilter:
     category: str | None = None
     merchant_id: int | None = None
 
-    def sql(self, user_id: int) -> tuple[list[str], list[Any]]:
-        args: list[Any] = [user_id]
-        where = ["user_id = $1"]
+    def sql(self) -> tuple[list[str], list[Any]]:
+        """Predicates numbered from $2 ($1 is the users array)."""
+        args: list[Any] = []
+        where: list[str] = []
         if self.occurred_from is not None:
             args.append(self.occurred_from)
-            where.append(f"occurred_at >= (${len(args)}::date)::timestamp AT TIME ZONE 'UTC'")
+            where.append(f"occurred_at >= (${len(args) + 1}::date)::timestamp AT TIME ZONE 'UTC'")
         if self.occurred_to is not None:
             args.append(self.occurred_to)
-            where.append(f"occurred_at < (${len(args)}::date + 1)::timestamp AT TIME ZONE 'UTC'")
+            where.append(
+                f"occurred_at < (${len(args) + 1}::date + 1)::timestamp AT TIME ZONE 'UTC'"
+            )
         if self.category is not None:
             args.append(self.category)
-            where.append(f"category = ${len(args)}")
+            where.append(f"category = ${len(args) + 1}")
         if self.merchant_id is not None:
             args.append(self.merchant_id)
-            where.append(f"merchant_id = ${len(args)}")
+            where.append(f"merchant_id = ${len(args) + 1}")
         return where, args
 
 
-async def page(
-    conn: asyncpg.Connection, user_id: int, request: PageRequest, flt: TransactionFilter
-) -> Page[TransactionRow]:
-    where, args = flt.sql(user_id)
-    return await fetch_page(
-        conn,
-        select=f"SELECT {COLUMNS} FROM transactions",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        to_row=_row,
-    )
+PageKey = tuple[int, PageRequest, TransactionFilter]
 
 
-async def total(conn: asyncpg.Connection, user_id: int, flt: TransactionFilter) -> int:
-    where, args = flt.sql(user_id)
-    return await count(conn, table="transactions", where=where, args=args)
+async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[TransactionRow]]:
+    """For each (user, page request, filter): that page of the user's transactions, newest
+    first. Keys sharing a request and filter (every user under one list field) share one
+    statement."""
+    found: dict[int, Page[TransactionRow]] = {}
+    for (request, flt), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
+        where, args = flt.sql()
+        result = await fetch_pages(
+            conn,
+            columns=COLUMNS,
+            table="transactions",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+            keyset=KEYSET,
+            page=request,
+            to_row=_row,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
+
+
+async def totals(conn: asyncpg.Connection, keys: list[tuple[int, TransactionFilter]]) -> list[int]:
+    """For each (user, filter): how many transactions match."""
+    found: dict[int, int] = {}
+    for flt, positions in positions_by(keys, lambda k: k[1]).items():
+        where, args = flt.sql()
+        result = await counts(
+            conn,
+            table="transactions",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
 
 
 class SpendingGroup(enum.Enum):

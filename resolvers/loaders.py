@@ -52,6 +52,10 @@ class Loaders:
     account_by_id: DataLoader
     accounts_by_user_id: DataLoader
     transaction_by_id: DataLoader
+    transactions_page_by_user: DataLoader
+    transactions_count_by_user: DataLoader
+    rewards_page_by_user: DataLoader
+    rewards_count_by_user: DataLoader
     reward_by_id: DataLoader
     rewards_summary_by_user_id: DataLoader
     spending_by_user_period: DataLoader
@@ -72,6 +76,10 @@ def build_loaders(pool: asyncpg.Pool) -> Loaders:
         account_by_id=batched(pool, accounts.by_ids),
         accounts_by_user_id=batched(pool, accounts.by_user_ids),
         transaction_by_id=batched(pool, transactions.by_ids),
+        transactions_page_by_user=batched(pool, transactions.pages),
+        transactions_count_by_user=batched(pool, transactions.totals),
+        rewards_page_by_user=batched(pool, rewards.pages),
+        rewards_count_by_user=batched(pool, rewards.totals),
         reward_by_id=batched(pool, rewards.by_ids),
         rewards_summary_by_user_id=batched(pool, rewards.summaries),
         spending_by_user_period=batched(pool, _spending),

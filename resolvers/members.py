@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from db import rewards as rewards_db
-from db import transactions as transactions_db
 from db.pagination import Page
 from db.rewards import RewardRow, RewardStatus
 from db.transactions import SpendingBucket, SpendingGroup, TransactionFilter, TransactionRow
@@ -69,16 +67,17 @@ async def list_transactions(
         before=before,
         max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
     )
-    async with ctx.connection() as conn:
-        page = await transactions_db.page(conn, user_pk, request, flt)
+    page: Page[TransactionRow] = await ctx.loaders.transactions_page_by_user.load(
+        (user_pk, request, flt)
+    )
     for row in page.rows:
         ctx.loaders.transaction_by_id.prime(row.id, row)
     return page
 
 
 async def count_transactions(ctx: Context, user_pk: int, flt: TransactionFilter) -> int:
-    async with ctx.connection() as conn:
-        return await transactions_db.total(conn, user_pk, flt)
+    total: int = await ctx.loaders.transactions_count_by_user.load((user_pk, flt))
+    return total
 
 
 def transaction_cursor_of(row: TransactionRow) -> str:
@@ -103,15 +102,17 @@ async def list_rewards(
         before=before,
         max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
     )
-    async with ctx.connection() as conn:
-        return await rewards_db.page(conn, user_pk, request, statuses)
+    page: Page[RewardRow] = await ctx.loaders.rewards_page_by_user.load(
+        (user_pk, request, statuses)
+    )
+    return page
 
 
 async def count_rewards(
     ctx: Context, user_pk: int, statuses: tuple[RewardStatus, ...] | None
 ) -> int:
-    async with ctx.connection() as conn:
-        return await rewards_db.total(conn, user_pk, statuses)
+    total: int = await ctx.loaders.rewards_count_by_user.load((user_pk, statuses))
+    return total
 
 
 def reward_cursor_of(row: RewardRow) -> str:

@@ -20,6 +20,8 @@ query ($first: Int!) {
         id accounts { id } rewardsSummary { earned { amount } }
         merchantAffinities(first: 3) { score merchant { id } }
         spending(from: "2026-01-01", to: "2026-12-31", groupBy: CATEGORY) { key }
+        transactions(first: 2) { totalCount edges { node { id merchant { id } account { id } } } }
+        rewards(first: 2, filter: {status: [EARNED]}) { totalCount edges { node { id } } }
       }
       dailyAnalytics(from: "2026-02-01", to: "2026-02-28") { day clicks }
       analyticsSummary(from: "2026-02-01", to: "2026-02-28") { ctr roas }
@@ -83,10 +85,13 @@ async def test_campaign_graph_costs_the_same_for_5_and_50_campaigns(
     assert all(len(e["node"]["lastWeek"]) == 3 for e in edges)
     assert all(len(e["node"]["abTests"][0]["variants"]) == 2 for e in edges)
     assert all(len(e["node"]["createdBy"]["accounts"]) == 1 for e in edges)
+    assert all(e["node"]["createdBy"]["transactions"]["totalCount"] == 1 for e in edges)
+    assert all(len(e["node"]["createdBy"]["rewards"]["edges"]) == 1 for e in edges)
     assert small == large, statements.statements
-    # setting, page, merchants, users, accounts, rewards summary, affinities, spending, daily
-    # analytics (both periods in one statement), summaries, A/B tests, variants.
-    assert large == 12, statements.statements
+    # setting, page, merchants, users, accounts by user, rewards summary, affinities, spending,
+    # daily analytics (both periods in one statement), summaries, A/B tests, variants, the
+    # creators' transaction and reward pages and their counts, and accounts by id.
+    assert large == 17, statements.statements
 
 
 async def test_transaction_page_costs_the_same_for_5_and_50_rows(
