@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from typing import Any, TextIO
+from typing import Any
 
 import asyncpg
 
+from db import generate_campaigns
+from db.bulk import Progress, base_id, copy_rows
 from db.passwords import hash_password
 
-CHUNK_ROWS = 50_000
 HISTORY_DAYS = 365
-ANALYTICS_DAYS = 90
 GENERATED_PASSWORD = "member-password"
 CATEGORIES = (
     "Groceries",
@@ -58,49 +56,6 @@ class Sizes:
             raise ValueError("--users and --merchants must be at least 1")
         if self.transactions_per_user < 0 or self.campaigns < 0:
             raise ValueError("--transactions-per-user and --campaigns must not be negative")
-
-
-class Progress:
-    """One self-overwriting status line per table on `out` (stderr by default)."""
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out if out is not None else sys.stderr
-        self.started = time.perf_counter()
-
-    def update(self, table: str, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total if total else width
-        bar = "#" * filled + "." * (width - filled)
-        elapsed = time.perf_counter() - self.started
-        self.out.write(f"\r{table:<26} [{bar}] {done:>10,}/{total:,}  {elapsed:7.1f}s")
-        if done >= total:
-            self.out.write("\n")
-        self.out.flush()
-
-    def step(self, label: str) -> None:
-        elapsed = time.perf_counter() - self.started
-        self.out.write(f"{label:<26} ...  {elapsed:7.1f}s\n")
-        self.out.flush()
-
-
-async def _copy(
-    conn: asyncpg.Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterator[tuple[Any, ...]],
-    total: int,
-    progress: Progress,
-) -> None:
-    done = 0
-    progress.update(table, 0, total)
-    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-        await conn.copy_records_to_table(table, records=chunk, columns=list(columns))
-        done += len(chunk)
-        progress.update(table, done, total)
-
-
-async def _base_id(conn: asyncpg.Connection, table: str) -> int:
-    return int(await conn.fetchval(f"SELECT coalesce(max(id), 0) FROM {table}"))
 
 
 async def generate(
@@ -133,10 +88,10 @@ async def _load(
     progress: Progress,
 ) -> None:
     # --- merchants: popularity follows a long tail, like real card spend.
-    m0 = await _base_id(conn, "merchants")
+    m0 = await base_id(conn, "merchants")
     merchant_ids = list(range(m0 + 1, m0 + sizes.merchants + 1))
     merchant_category = {mid: rng.choice(CATEGORIES) for mid in merchant_ids}
-    await _copy(
+    await copy_rows(
         conn,
         "merchants",
         ("id", "name", "category"),
@@ -147,7 +102,7 @@ async def _load(
     popularity = list(itertools.accumulate(1 / (rank + 1) for rank in range(sizes.merchants)))
 
     # --- users: one admin, a manager per ten campaigns, members for the rest.
-    u0 = await _base_id(conn, "users")
+    u0 = await base_id(conn, "users")
     managers = max(1, sizes.campaigns // 10) if sizes.users > 1 else 0
     password_hash = hash_password(GENERATED_PASSWORD)
 
@@ -157,7 +112,7 @@ async def _load(
     user_ids = list(range(u0 + 1, u0 + sizes.users + 1))
     manager_ids = user_ids[1 : managers + 1] or user_ids[:1]
     member_ids = user_ids[managers + 1 :] or user_ids
-    await _copy(
+    await copy_rows(
         conn,
         "users",
         ("id", "email", "name", "role", "password_hash", "created_at"),
@@ -177,7 +132,7 @@ async def _load(
     )
 
     # --- accounts: every member has one or two.
-    a0 = await _base_id(conn, "accounts")
+    a0 = await base_id(conn, "accounts")
     accounts: list[list[int]] = []
     account_rows: list[tuple[Any, ...]] = []
     next_account = a0
@@ -197,7 +152,7 @@ async def _load(
                 )
             )
         accounts.append(mine)
-    await _copy(
+    await copy_rows(
         conn,
         "accounts",
         ("id", "user_id", "kind", "institution", "last_four", "balance_cents"),
@@ -208,7 +163,7 @@ async def _load(
     del account_rows
 
     # --- transactions: mostly at a member's few favourite merchants, over the past year.
-    t0 = await _base_id(conn, "transactions")
+    t0 = await base_id(conn, "transactions")
     span_s = HISTORY_DAYS * 24 * 3600
     k = sizes.transactions_per_user
 
@@ -231,7 +186,7 @@ async def _load(
                     f"Purchase at Merchant {mid - m0}",
                 )
 
-    await _copy(
+    await copy_rows(
         conn,
         "transactions",
         (
@@ -249,75 +204,19 @@ async def _load(
         progress,
     )
 
-    # --- campaigns, with their daily analytics and A/B tests.
-    c0 = await _base_id(conn, "campaigns")
-    statuses = ("DRAFT", "ACTIVE", "ACTIVE", "ACTIVE", "PAUSED", "COMPLETED")
-    campaign_rows = []
-    for n in range(sizes.campaigns):
-        status = rng.choice(statuses)
-        percent = rng.random() < 0.7
-        campaign_rows.append(
-            (
-                c0 + n + 1,
-                rng.choice(merchant_ids),
-                rng.choice(manager_ids),
-                f"Campaign {n + 1}",
-                status,
-                "CASHBACK_PERCENT" if percent else "FIXED_AMOUNT",
-                rng.choice((100, 200, 300, 500)) if percent else rng.choice((100, 250, 500)),
-                rng.choice((1_000_000, 5_000_000, 25_000_000)),
-                midnight - timedelta(days=rng.randrange(60, 200)),
-                midnight + timedelta(days=rng.randrange(30, 365)),
-                None if status == "DRAFT" else midnight - timedelta(days=rng.randrange(30, 60)),
-                midnight - timedelta(days=2) if status == "PAUSED" else None,
-                midnight - timedelta(days=1) if status == "COMPLETED" else None,
-            )
-        )
-    await _copy(
+    await generate_campaigns.load(
         conn,
-        "campaigns",
-        (
-            "id",
-            "merchant_id",
-            "created_by",
-            "name",
-            "status",
-            "reward_type",
-            "reward_value",
-            "budget_cents",
-            "starts_at",
-            "ends_at",
-            "launched_at",
-            "paused_at",
-            "completed_at",
-        ),
-        iter(campaign_rows),
-        len(campaign_rows),
-        progress,
+        rng,
+        count=sizes.campaigns,
+        merchant_ids=merchant_ids,
+        manager_ids=manager_ids,
+        first_transaction=t0,
+        today=today,
+        midnight=midnight,
+        progress=progress,
     )
-    launched = [row[0] for row in campaign_rows if row[4] != "DRAFT"]
-    await _copy(
-        conn,
-        "campaign_analytics_daily",
-        (
-            "campaign_id",
-            "day",
-            "impressions",
-            "clicks",
-            "conversions",
-            "spend_cents",
-            "revenue_cents",
-        ),
-        _analytics(rng, launched, today),
-        len(launched) * ANALYTICS_DAYS,
-        progress,
-    )
-    await _ab_tests(conn, rng, launched, midnight, progress)
 
-    # --- derived in SQL: rewards, campaign spend, merchant affinities.
-    progress.step("rewards")
-    await conn.execute(REWARDS_SQL, t0, c0)
-    await conn.execute(SPENT_SQL, c0)
+    # --- derived in SQL: merchant affinities.
     progress.step("merchant affinities")
     await conn.execute(AFFINITY_SQL, t0)
     progress.step("identity sequences")
@@ -331,101 +230,6 @@ async def _load(
         " ON CONFLICT (key) DO NOTHING"
     )
 
-
-def _analytics(
-    rng: random.Random, campaign_ids: list[int], today: date
-) -> Iterator[tuple[Any, ...]]:
-    for cid in campaign_ids:
-        base = rng.randrange(500, 20_000)
-        for d in range(ANALYTICS_DAYS):
-            impressions = max(0, int(base * rng.uniform(0.6, 1.4)))
-            clicks = int(impressions * rng.uniform(0.005, 0.05))
-            conversions = int(clicks * rng.uniform(0.02, 0.3))
-            yield (
-                cid,
-                today - timedelta(days=d + 1),
-                impressions,
-                clicks,
-                conversions,
-                clicks * rng.randrange(20, 150),
-                conversions * rng.randrange(1000, 8000),
-            )
-
-
-async def _ab_tests(
-    conn: asyncpg.Connection,
-    rng: random.Random,
-    campaign_ids: list[int],
-    midnight: datetime,
-    progress: Progress,
-) -> None:
-    """An A/B test on every fourth launched campaign, with a control and one or two variants."""
-    t0 = await _base_id(conn, "ab_tests")
-    tests, variants = [], []
-    for n, cid in enumerate(campaign_ids[::4]):
-        tid = t0 + n + 1
-        status = rng.choice(("RUNNING", "RUNNING", "STOPPED", "DRAFT"))
-        tests.append(
-            (
-                tid,
-                cid,
-                f"Headline test {n + 1}",
-                status,
-                None if status == "DRAFT" else midnight - timedelta(days=rng.randrange(10, 40)),
-                midnight - timedelta(days=1) if status == "STOPPED" else None,
-            )
-        )
-        names = ("control", "variant-a", "variant-b")[: rng.randint(2, 3)]
-        base_rate = rng.uniform(0.02, 0.08)
-        for v, name in enumerate(names):
-            impressions = 0 if status == "DRAFT" else rng.randrange(2_000, 20_000)
-            rate = base_rate * (1 if v == 0 else rng.uniform(0.8, 1.4))
-            variants.append(
-                (tid, name, v == 0, round(1 / len(names), 4), impressions, int(impressions * rate))
-            )
-    await _copy(
-        conn,
-        "ab_tests",
-        ("id", "campaign_id", "name", "status", "started_at", "ended_at"),
-        iter(tests),
-        len(tests),
-        progress,
-    )
-    await _copy(
-        conn,
-        "ab_test_variants",
-        ("ab_test_id", "name", "is_control", "traffic_share", "impressions", "conversions"),
-        iter(variants),
-        len(variants),
-        progress,
-    )
-    await conn.execute(
-        "SELECT setval(pg_get_serial_sequence('ab_tests', 'id'),"
-        " (SELECT coalesce(max(id), 0) + 1 FROM ab_tests), false)"
-    )
-
-
-# A purchase at a merchant with a launched campaign earns from that merchant's first campaign.
-REWARDS_SQL = """
-INSERT INTO rewards (user_id, campaign_id, transaction_id, amount_cents, status, earned_at)
-SELECT t.user_id, c.id, t.id,
-       CASE c.reward_type WHEN 'CASHBACK_PERCENT'
-            THEN t.amount_cents * c.reward_value / 10000 ELSE c.reward_value END,
-       (ARRAY['PENDING', 'EARNED', 'EARNED', 'REDEEMED', 'EXPIRED'])[1 + t.id % 5],
-       t.occurred_at
-FROM transactions t
-JOIN (SELECT DISTINCT ON (merchant_id) id, merchant_id, reward_type, reward_value
-      FROM campaigns WHERE status <> 'DRAFT' AND id > $2 ORDER BY merchant_id, id) c
-  ON c.merchant_id = t.merchant_id
-WHERE t.id > $1
-"""
-
-SPENT_SQL = """
-UPDATE campaigns c SET spent_cents = s.total
-FROM (SELECT campaign_id, sum(amount_cents) AS total FROM rewards
-      WHERE status <> 'EXPIRED' GROUP BY campaign_id) s
-WHERE s.campaign_id = c.id AND c.id > $1
-"""
 
 # Score: the member's spend at the merchant relative to their top merchant, in 0..1.
 AFFINITY_SQL = """

@@ -12,7 +12,7 @@ from datetime import date
 import asyncpg
 import pytest
 
-from db import generate
+from db import generate, generate_campaigns
 from tests.conftest import PgServer, clone_database, drop_database, repo_root, with_database
 
 SIZES = generate.Sizes(users=30, merchants=12, transactions_per_user=7, campaigns=10)
@@ -58,7 +58,7 @@ async def test_generates_the_asked_sizes_with_consistent_derived_rows(
     }
     launched = await conn.fetchval("SELECT count(*) FROM campaigns WHERE status <> 'DRAFT'")
     assert await conn.fetchval("SELECT count(*) FROM campaign_analytics_daily") == (
-        launched * generate.ANALYTICS_DAYS
+        launched * generate_campaigns.ANALYTICS_DAYS
     )
     # Every reward belongs to its transaction's member and a launched campaign of its merchant.
     assert not await conn.fetchval(
