@@ -291,7 +291,7 @@ async def _prepare_database(*, seed_demo: bool) -> str:
     try:
         applied = await migrations.migrate(conn)
         if applied:
-            print(f"applied migrations {applied}")
+            print(f"applied migrations {applied}", flush=True)
         if seed_demo and await seed.is_empty(conn):
             await seed.seed_demo(conn)
             print("seeded demo data")
@@ -333,7 +333,40 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _seed(args: argparse.Namespace) -> None:
-    asyncio.run(_prepare_database(seed_demo=True))
+    sizes = (args.users, args.merchants, args.transactions_per_user, args.campaigns)
+    if all(size is None for size in sizes):
+        asyncio.run(_prepare_database(seed_demo=True))
+        return
+    asyncio.run(_generate(args))
+
+
+async def _generate(args: argparse.Namespace) -> None:
+    """Load a generated data set of the asked size (db/generate.py) into an empty database."""
+    from db import generate, seed
+
+    try:
+        sizes = generate.Sizes(
+            users=args.users if args.users is not None else 1000,
+            merchants=args.merchants if args.merchants is not None else 200,
+            transactions_per_user=(
+                args.transactions_per_user if args.transactions_per_user is not None else 50
+            ),
+            campaigns=args.campaigns if args.campaigns is not None else 50,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"seed: {exc}") from exc
+    url = await _prepare_database(seed_demo=False)
+    conn = await asyncpg.connect(url)
+    try:
+        if not await seed.is_empty(conn):
+            raise SystemExit("seed: the database already has users; generate into an empty one")
+        started = time.perf_counter()
+        await generate.generate(conn, sizes, seed=args.seed)
+        size = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
+    finally:
+        await conn.close()
+    print(f"generated {sizes} with seed {args.seed} in {time.perf_counter() - started:.1f}s;")
+    print(f"database size {size}")
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -374,11 +407,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply pending migrations",
         description="Apply pending SQL migrations to DATABASE_URL (or the embedded database).",
     ).set_defaults(func=_migrate)
-    commands.add_parser(
+    seed = commands.add_parser(
         "seed",
         help="load demo data into an empty database",
-        description="Migrate, then load the deterministic demo data if the database is empty.",
-    ).set_defaults(func=_seed)
+        description="Migrate, then load the deterministic demo data if the database is empty. "
+        "With any size flag, generate a data set of that size instead (unset sizes default to "
+        "1000 users, 200 merchants, 50 transactions per user, 50 campaigns).",
+    )
+    seed.add_argument("--users", type=int, help="users to generate")
+    seed.add_argument("--merchants", type=int, help="merchants to generate")
+    seed.add_argument(
+        "--transactions-per-user", type=int, help="transactions per member to generate"
+    )
+    seed.add_argument("--campaigns", type=int, help="campaigns to generate")
+    seed.add_argument(
+        "--seed", type=int, default=1, help="random seed: same seed and day, same data"
+    )
+    seed.set_defaults(func=_seed)
     commands.add_parser(
         "export-schema",
         help="print the GraphQL schema (SDL)",

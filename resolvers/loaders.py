@@ -13,7 +13,18 @@ from typing import Any, TypeVar
 import asyncpg
 from aiodataloader import DataLoader
 
-from db import campaigns, merchants, settings, users
+from db import (
+    abtests,
+    accounts,
+    affinity,
+    analytics,
+    campaigns,
+    merchants,
+    rewards,
+    settings,
+    transactions,
+    users,
+)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -38,6 +49,22 @@ class Loaders:
     merchant_by_id: DataLoader
     user_by_id: DataLoader
     setting_by_key: DataLoader
+    account_by_id: DataLoader
+    accounts_by_user_id: DataLoader
+    transaction_by_id: DataLoader
+    transactions_page_by_user: DataLoader
+    transactions_count_by_user: DataLoader
+    rewards_page_by_user: DataLoader
+    rewards_count_by_user: DataLoader
+    reward_by_id: DataLoader
+    rewards_summary_by_user_id: DataLoader
+    spending_by_user_period: DataLoader
+    affinities_by_user_limit: DataLoader
+    daily_analytics_by_campaign_period: DataLoader
+    analytics_summary_by_campaign_period: DataLoader
+    ab_test_by_id: DataLoader
+    ab_tests_by_campaign_id: DataLoader
+    variants_by_ab_test_id: DataLoader
 
 
 def build_loaders(pool: asyncpg.Pool) -> Loaders:
@@ -46,4 +73,33 @@ def build_loaders(pool: asyncpg.Pool) -> Loaders:
         merchant_by_id=batched(pool, merchants.by_ids),
         user_by_id=batched(pool, users.by_ids),
         setting_by_key=batched(pool, settings.by_keys),
+        account_by_id=batched(pool, accounts.by_ids),
+        accounts_by_user_id=batched(pool, accounts.by_user_ids),
+        transaction_by_id=batched(pool, transactions.by_ids),
+        transactions_page_by_user=batched(pool, transactions.pages),
+        transactions_count_by_user=batched(pool, transactions.totals),
+        rewards_page_by_user=batched(pool, rewards.pages),
+        rewards_count_by_user=batched(pool, rewards.totals),
+        reward_by_id=batched(pool, rewards.by_ids),
+        rewards_summary_by_user_id=batched(pool, rewards.summaries),
+        spending_by_user_period=batched(pool, _spending),
+        affinities_by_user_limit=batched(pool, affinity.top_by_users),
+        daily_analytics_by_campaign_period=batched(pool, analytics.daily),
+        analytics_summary_by_campaign_period=batched(pool, analytics.summaries),
+        ab_test_by_id=batched(pool, abtests.by_ids),
+        ab_tests_by_campaign_id=batched(pool, abtests.by_campaign_ids),
+        variants_by_ab_test_id=batched(pool, abtests.variants_by_test_ids),
     )
+
+
+async def _spending(
+    conn: asyncpg.Connection, keys: list[tuple[int, Any, Any, transactions.SpendingGroup]]
+) -> list[list[transactions.SpendingBucket]]:
+    """Keys are (user, from, to, groupBy): one statement per grouping asked for in the batch."""
+    results: dict[int, list[transactions.SpendingBucket]] = {}
+    for group in transactions.SpendingGroup:
+        positions = [i for i, k in enumerate(keys) if k[3] is group]
+        if positions:
+            found = await transactions.spending(conn, group, [keys[i][:3] for i in positions])
+            results.update(zip(positions, found, strict=True))
+    return [results[i] for i in range(len(keys))]

@@ -8,14 +8,17 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 
+from schema.abtests import AbTestQuery
+from schema.analytics import AnalyticsQuery
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
+from schema.users import UserQuery
 
 
 @strawberry.type(description="Read the platform.")
-class Query(NodeQuery, CampaignQuery, MerchantQuery):
+class Query(NodeQuery, CampaignQuery, MerchantQuery, UserQuery, AbTestQuery, AnalyticsQuery):
     pass
 
 

@@ -11,11 +11,14 @@ import strawberry
 from db import campaigns as db
 from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.campaigns import CampaignRow, Transition
+from resolvers import analytics as analytics_logic
 from resolvers import campaigns as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
 from resolvers.outcome import Outcome
+from schema.abtests import AbTest
+from schema.analytics import AnalyticsSummary, DailyAnalytics, From, To
 from schema.common import (
     After,
     Before,
@@ -115,6 +118,25 @@ class Campaign(Node):
             return None
         row = await info.context.loaders.user_by_id.load(self.created_by_pk)
         return User.from_row(row) if row else None
+
+    @strawberry.field(description="One row per day that has data in the period, oldest first.")
+    async def daily_analytics(
+        self, info: Info, from_: From = None, to: To = None
+    ) -> list[DailyAnalytics]:
+        rows = await analytics_logic.daily(info.context, self.pk, from_, to)
+        return [DailyAnalytics.from_row(r, self.budget.currency) for r in rows]
+
+    @strawberry.field(description="Totals over the period, with CTR, conversion rate and ROAS.")
+    async def analytics_summary(
+        self, info: Info, from_: From = None, to: To = None
+    ) -> AnalyticsSummary:
+        summary = await analytics_logic.summary(info.context, self.pk, from_, to)
+        return AnalyticsSummary.of(summary, self.budget.currency)
+
+    @strawberry.field(description="The campaign's A/B tests, oldest first.")
+    async def ab_tests(self, info: Info) -> list[AbTest]:
+        rows = await info.context.loaders.ab_tests_by_campaign_id.load(self.pk)
+        return [AbTest.from_row(r) for r in rows]
 
 
 @strawberry.input(description="Which campaigns to list; conditions combine with AND.")

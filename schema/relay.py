@@ -14,8 +14,10 @@ from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, decode
 from resolvers.loaders import Loaders
+from schema.abtests import AbTest
 from schema.campaigns import Campaign
 from schema.common import Node
+from schema.members import Account, Reward, Transaction
 from schema.merchants import Merchant
 from schema.users import User
 
@@ -32,6 +34,10 @@ NODE_KINDS: dict[str, NodeKind] = {
     "Campaign": NodeKind(lambda ls: ls.campaign_by_id, Campaign.from_row),
     "Merchant": NodeKind(lambda ls: ls.merchant_by_id, Merchant.from_row),
     "User": NodeKind(lambda ls: ls.user_by_id, User.from_row),
+    "AbTest": NodeKind(lambda ls: ls.ab_test_by_id, AbTest.from_row),
+    "Account": NodeKind(lambda ls: ls.account_by_id, Account.from_row),
+    "Reward": NodeKind(lambda ls: ls.reward_by_id, Reward.from_row),
+    "Transaction": NodeKind(lambda ls: ls.transaction_by_id, Transaction.from_row),
 }
 
 

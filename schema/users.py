@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
+from resolvers import members as logic
+from resolvers.context import Info
 from resolvers.ids import to_global_id
-from schema.common import Node, described_enum
+from schema.common import After, Before, Connection, First, Last, Node, described_enum
+from schema.members import (
+    Account,
+    MerchantAffinity,
+    Reward,
+    RewardFilter,
+    RewardsSummary,
+    SpendingBucket,
+    SpendingGroup,
+    Transaction,
+    TransactionFilter,
+)
 
 Role = described_enum(
     RoleEnum,
@@ -33,6 +47,7 @@ UserStatus = described_enum(
 @strawberry.type(description="A person using the platform: admin, manager or member.")
 class User(Node):
     name: str = strawberry.field(description="Display name.")
+    email: str = strawberry.field(description="Sign-in address (unique, case-insensitive).")
     role: Role = strawberry.field(description="ADMIN, MANAGER or MEMBER.")
     status: UserStatus = strawberry.field(description="ACTIVE or DISABLED.")
     created_at: datetime = strawberry.field(description="When the user was created.")
@@ -44,7 +59,121 @@ class User(Node):
             id=strawberry.ID(to_global_id("User", row.id)),
             pk=row.id,
             name=row.name,
+            email=row.email,
             role=row.role,
             status=row.status,
             created_at=row.created_at,
         )
+
+    @strawberry.field(description="Linked bank and card accounts, oldest first.")
+    async def accounts(self, info: Info) -> list[Account]:
+        rows = await info.context.loaders.accounts_by_user_id.load(self.pk)
+        return [Account.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Purchases, newest first (keyset-paginated on occurredAt, id). Page size: "
+        "`first`/`last` default 20, at most the `max_page_size` setting (default 100)."
+    )
+    async def transactions(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            TransactionFilter | None, strawberry.argument(description="Which transactions.")
+        ] = None,
+    ) -> Connection[Transaction]:
+        ctx = info.context
+        flt = filter.to_db() if filter else logic.TransactionFilter()
+        page = await logic.list_transactions(
+            ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt
+        )
+        return Connection.of(
+            page,
+            Transaction.from_row,
+            logic.transaction_cursor_of,
+            lambda: logic.count_transactions(ctx, self.pk, flt),
+        )
+
+    @strawberry.field(
+        description="Rewards, newest first. Page size: `first`/`last` default 20, at most the "
+        "`max_page_size` setting (default 100)."
+    )
+    async def rewards(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            RewardFilter | None, strawberry.argument(description="Which rewards.")
+        ] = None,
+    ) -> Connection[Reward]:
+        ctx = info.context
+        statuses = tuple(filter.status) if filter and filter.status else None
+        page = await logic.list_rewards(
+            ctx, self.pk, first=first, after=after, last=last, before=before, statuses=statuses
+        )
+        return Connection.of(
+            page,
+            Reward.from_row,
+            logic.reward_cursor_of,
+            lambda: logic.count_rewards(ctx, self.pk, statuses),
+        )
+
+    @strawberry.field(description="Rewards totalled by status (all time).")
+    async def rewards_summary(self, info: Info) -> RewardsSummary:
+        rows = await info.context.loaders.rewards_summary_by_user_id.load(self.pk)
+        return RewardsSummary.from_rows(rows)
+
+    @strawberry.field(
+        description="Spending between two days (both inclusive, UTC), grouped, largest first."
+    )
+    async def spending(
+        self,
+        info: Info,
+        from_: Annotated[
+            date, strawberry.argument(name="from", description="First day of the period.")
+        ],
+        to: Annotated[date, strawberry.argument(description="Last day; not before `from`.")],
+        group_by: Annotated[
+            SpendingGroup, strawberry.argument(description="CATEGORY, MERCHANT or MONTH.")
+        ],
+    ) -> list[SpendingBucket]:
+        buckets = await logic.spending(info.context, self.pk, from_, to, group_by)
+        return [SpendingBucket.from_row(b) for b in buckets]
+
+    @strawberry.field(description="The member's top merchants by affinity score.")
+    async def merchant_affinities(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"How many (default {logic.DEFAULT_AFFINITIES}, "
+                f"at most {logic.MAX_AFFINITIES})."
+            ),
+        ] = None,
+    ) -> list[MerchantAffinity]:
+        limit = logic.affinity_limit(first)
+        rows = await info.context.loaders.affinities_by_user_limit.load((self.pk, limit))
+        return [MerchantAffinity.from_row(r) for r in rows]
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field(description="One user by ID; an unknown ID is a BAD_USER_INPUT error.")
+    async def user(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The user's ID.")],
+    ) -> User:
+        return User.from_row(await logic.user(info.context, id))
+
+    @strawberry.field(description="The signed-in user; null when nobody is signed in.")
+    async def me(self, info: Info) -> User | None:
+        row = await logic.viewer(info.context)
+        return User.from_row(row) if row else None

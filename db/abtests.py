@@ -1,0 +1,123 @@
+"""A/B tests on campaigns and their variants."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+
+
+class AbTestStatus(enum.Enum):
+    DRAFT = "DRAFT"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class AbTestRow:
+    id: int
+    campaign_id: int
+    name: str
+    status: AbTestStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    id: int
+    ab_test_id: int
+    name: str
+    is_control: bool
+    traffic_share: Decimal
+    impressions: int
+    conversions: int
+
+
+COLUMNS = "id, campaign_id, name, status, started_at, ended_at, created_at"
+VARIANT_COLUMNS = "id, ab_test_id, name, is_control, traffic_share, impressions, conversions"
+KEYSET = Keyset(("id",), descending=True)
+
+
+def _row(r: asyncpg.Record) -> AbTestRow:
+    values = dict(r)
+    values["status"] = AbTestStatus(values["status"])
+    return AbTestRow(**values)
+
+
+BY_IDS = f"SELECT {COLUMNS} FROM ab_tests WHERE id = ANY($1::bigint[])"
+
+
+async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AbTestRow | None]:
+    found = {r["id"]: _row(r) for r in await conn.fetch(BY_IDS, ids)}
+    return [found.get(i) for i in ids]
+
+
+BY_CAMPAIGN_IDS = (
+    f"SELECT {COLUMNS} FROM ab_tests WHERE campaign_id = ANY($1::bigint[]) ORDER BY id"
+)
+
+
+async def by_campaign_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list[AbTestRow]]:
+    found: dict[int, list[AbTestRow]] = {i: [] for i in ids}
+    for r in await conn.fetch(BY_CAMPAIGN_IDS, ids):
+        found[r["campaign_id"]].append(_row(r))
+    return [found[i] for i in ids]
+
+
+# The control first, then the others by name.
+VARIANTS_BY_TEST_IDS = f"""
+SELECT {VARIANT_COLUMNS} FROM ab_test_variants WHERE ab_test_id = ANY($1::bigint[])
+ORDER BY ab_test_id, is_control DESC, name
+"""
+
+
+async def variants_by_test_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list[VariantRow]]:
+    found: dict[int, list[VariantRow]] = {i: [] for i in ids}
+    for r in await conn.fetch(VARIANTS_BY_TEST_IDS, ids):
+        found[r["ab_test_id"]].append(VariantRow(**dict(r)))
+    return [found[i] for i in ids]
+
+
+@dataclass(frozen=True)
+class AbTestFilter:
+    statuses: tuple[AbTestStatus, ...] | None = None
+    campaign_id: int | None = None
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if self.statuses:
+            args.append([s.value for s in self.statuses])
+            where.append(f"status = ANY(${len(args)}::text[])")
+        if self.campaign_id is not None:
+            args.append(self.campaign_id)
+            where.append(f"campaign_id = ${len(args)}")
+        return where, args
+
+
+async def page(
+    conn: asyncpg.Connection, request: PageRequest, flt: AbTestFilter
+) -> Page[AbTestRow]:
+    where, args = flt.sql()
+    return await fetch_page(
+        conn,
+        select=f"SELECT {COLUMNS} FROM ab_tests",
+        where=where,
+        args=args,
+        keyset=KEYSET,
+        page=request,
+        to_row=_row,
+    )
+
+
+async def total(conn: asyncpg.Connection, flt: AbTestFilter) -> int:
+    where, args = flt.sql()
+    return await count(conn, table="ab_tests", where=where, args=args)

@@ -1,0 +1,106 @@
+"""Keyset pages of many parents' children in ONE statement (a LATERAL join per parent).
+
+`fetch_page` reads one connection; a connection under a list (each campaign's creator's
+transactions, say) would cost a statement per row. Here the parents arrive as an array and
+each gets its own ordered, limited page inside one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+
+from db.pagination import Keyset, Page, PageRequest
+
+T = TypeVar("T")
+
+
+async def fetch_pages(
+    conn: asyncpg.Connection,
+    *,
+    columns: str,
+    table: str,
+    parent_column: str,
+    parent_ids: Sequence[int],
+    where: Sequence[str],
+    args: Sequence[Any],
+    keyset: Keyset,
+    page: PageRequest,
+    to_row: Callable[[asyncpg.Record], T],
+) -> list[Page[T]]:
+    """One page per parent, in parent order.
+
+    `where` holds predicates on `table` numbered from `$2` (`$1` is the parents array).
+    """
+    conds = [f"{parent_column} = k.parent_id", *where]
+    params: list[Any] = [list(parent_ids), *args]
+    forward = page.last is None
+    limit = page.first if forward else page.last
+    assert limit is not None
+    bound = page.after if forward else page.before
+    smaller = keyset.descending == forward
+    if bound is not None:
+        placeholders = ", ".join(f"${len(params) + i + 1}" for i in range(len(bound)))
+        params.extend(bound)
+        conds.append(f"({', '.join(keyset.columns)}) {'<' if smaller else '>'} ({placeholders})")
+    direction = "DESC" if smaller else "ASC"
+    params.append(limit + 1)
+    order = ", ".join(f"{c} {direction}" for c in keyset.columns)
+    outer_order = ", ".join(f"x.{c} {direction}" for c in keyset.columns)
+    sql = f"""
+SELECT k.n AS batch_position, x.*
+FROM unnest($1::bigint[]) WITH ORDINALITY AS k(parent_id, n)
+CROSS JOIN LATERAL (
+    SELECT {columns} FROM {table} WHERE {" AND ".join(conds)}
+    ORDER BY {order} LIMIT ${len(params)}
+) x
+ORDER BY k.n, {outer_order}
+"""
+    grouped: dict[int, list[asyncpg.Record]] = {n: [] for n in range(1, len(parent_ids) + 1)}
+    for r in await conn.fetch(sql, *params):
+        grouped[r["batch_position"]].append(r)
+    pages = []
+    for n in range(1, len(parent_ids) + 1):
+        records = grouped[n]
+        more = len(records) > limit
+        records = records[:limit]
+        if not forward:
+            records.reverse()
+        rows = [to_row(r) for r in records]
+        if forward:
+            pages.append(Page(rows, has_next_page=more, has_previous_page=bound is not None))
+        else:
+            pages.append(Page(rows, has_next_page=bound is not None, has_previous_page=more))
+    return pages
+
+
+async def counts(
+    conn: asyncpg.Connection,
+    *,
+    table: str,
+    parent_column: str,
+    parent_ids: Sequence[int],
+    where: Sequence[str],
+    args: Sequence[Any],
+) -> list[int]:
+    """Rows per parent matching `where` (numbered from `$2`), in parent order."""
+    conds = [f"{parent_column} = ANY($1::bigint[])", *where]
+    sql = (
+        f"SELECT {parent_column} AS parent_id, count(*) AS n FROM {table}"
+        f" WHERE {' AND '.join(conds)} GROUP BY {parent_column}"
+    )
+    found = {r["parent_id"]: r["n"] for r in await conn.fetch(sql, list(parent_ids), *args)}
+    return [found.get(p, 0) for p in parent_ids]
+
+
+K = TypeVar("K")
+
+
+def positions_by(keys: Sequence[K], group_of: Callable[[K], Any]) -> dict[Any, list[int]]:
+    """Key positions grouped by what their statement shares (page request, filter, ...)."""
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(group_of(key), []).append(i)
+    return groups

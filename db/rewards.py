@@ -1,0 +1,137 @@
+"""Rewards members earned from campaigns, and their per-status totals."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.page_batch import counts, fetch_pages, positions_by
+from db.pagination import Keyset, Page, PageRequest
+
+
+class RewardStatus(enum.Enum):
+    PENDING = "PENDING"
+    EARNED = "EARNED"
+    REDEEMED = "REDEEMED"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(frozen=True)
+class RewardRow:
+    id: int
+    user_id: int
+    campaign_id: int
+    transaction_id: int
+    amount_cents: int
+    currency: str
+    status: RewardStatus
+    earned_at: datetime
+
+
+COLUMNS = "id, user_id, campaign_id, transaction_id, amount_cents, currency, status, earned_at"
+KEYSET = Keyset(("earned_at", "id"), descending=True)
+
+
+def _row(r: asyncpg.Record) -> RewardRow:
+    values = {k: r[k] for k in RewardRow.__dataclass_fields__}
+    values["currency"] = values["currency"].strip()
+    values["status"] = RewardStatus(values["status"])
+    return RewardRow(**values)
+
+
+def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list[Any]]:
+    """Predicates numbered from $2 ($1 is the users array)."""
+    if statuses:
+        return ["status = ANY($2::text[])"], [[s.value for s in statuses]]
+    return [], []
+
+
+PageKey = tuple[int, PageRequest, tuple[RewardStatus, ...] | None]
+
+
+async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[RewardRow]]:
+    """For each (user, page request, statuses): that page of the user's rewards, newest first.
+    Keys sharing a request and statuses share one statement."""
+    found: dict[int, Page[RewardRow]] = {}
+    for (request, statuses), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
+        where, args = _filters(statuses)
+        result = await fetch_pages(
+            conn,
+            columns=COLUMNS,
+            table="rewards",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+            keyset=KEYSET,
+            page=request,
+            to_row=_row,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
+
+
+async def totals(
+    conn: asyncpg.Connection, keys: list[tuple[int, tuple[RewardStatus, ...] | None]]
+) -> list[int]:
+    found: dict[int, int] = {}
+    for statuses, positions in positions_by(keys, lambda k: k[1]).items():
+        where, args = _filters(statuses)
+        result = await counts(
+            conn,
+            table="rewards",
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]
+
+
+@dataclass(frozen=True)
+class RewardsSummaryRow:
+    """A user's rewards per status, in minor units of `currency`."""
+
+    currency: str
+    earned_cents: int
+    pending_cents: int
+    redeemed_cents: int
+
+
+SUMMARY = """
+SELECT user_id, currency,
+       coalesce(sum(amount_cents) FILTER (WHERE status = 'EARNED'), 0) AS earned_cents,
+       coalesce(sum(amount_cents) FILTER (WHERE status = 'PENDING'), 0) AS pending_cents,
+       coalesce(sum(amount_cents) FILTER (WHERE status = 'REDEEMED'), 0) AS redeemed_cents
+FROM rewards WHERE user_id = ANY($1::bigint[])
+GROUP BY user_id, currency
+ORDER BY user_id, currency
+"""
+
+
+async def summaries(conn: asyncpg.Connection, user_ids: list[int]) -> list[list[RewardsSummaryRow]]:
+    """Per user, one summary per currency they have rewards in (none: empty list)."""
+    found: dict[int, list[RewardsSummaryRow]] = {u: [] for u in user_ids}
+    for r in await conn.fetch(SUMMARY, user_ids):
+        found[r["user_id"]].append(
+            RewardsSummaryRow(
+                currency=r["currency"].strip(),
+                earned_cents=r["earned_cents"],
+                pending_cents=r["pending_cents"],
+                redeemed_cents=r["redeemed_cents"],
+            )
+        )
+    return [found[u] for u in user_ids]
+
+
+BY_IDS = f"SELECT {COLUMNS} FROM rewards WHERE id = ANY($1::bigint[])"
+
+
+async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[RewardRow | None]:
+    found = {r["id"]: _row(r) for r in await conn.fetch(BY_IDS, ids)}
+    return [found.get(i) for i in ids]

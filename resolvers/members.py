@@ -1,0 +1,139 @@
+"""Users as members: lookup, transactions, rewards, spending and merchant affinities."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from db.pagination import Page
+from db.rewards import RewardRow, RewardStatus
+from db.transactions import SpendingBucket, SpendingGroup, TransactionFilter, TransactionRow
+from db.users import UserRow
+from resolvers.context import Context
+from resolvers.errors import BadUserInput
+from resolvers.ids import InvalidGlobalId, from_global_id
+from resolvers.pagination import DATETIME, INT, CursorKind, page_request
+from resolvers.periods import period
+from resolvers.settings import MAX_PAGE_SIZE, int_setting
+
+MAX_AFFINITIES = 100
+DEFAULT_AFFINITIES = 10
+
+
+async def user(ctx: Context, global_id: str) -> UserRow:
+    """The user with this ID; an unknown or malformed ID is BAD_USER_INPUT naming `id`."""
+    try:
+        pk = from_global_id(global_id, "User")
+    except InvalidGlobalId as exc:
+        raise BadUserInput(str(exc), "id") from exc
+    row: UserRow | None = await ctx.loaders.user_by_id.load(pk)
+    if row is None:
+        raise BadUserInput("No user has this ID", "id")
+    return row
+
+
+async def viewer(ctx: Context) -> UserRow | None:
+    if ctx.viewer_id is None:
+        return None
+    row: UserRow | None = await ctx.loaders.user_by_id.load(ctx.viewer_id)
+    return row
+
+
+# A cursor names the user whose connection it came from: another user's cursor is refused.
+def transaction_cursor(user_pk: int) -> CursorKind:
+    return CursorKind(f"transactions:{user_pk}", (DATETIME, INT))
+
+
+def reward_cursor(user_pk: int) -> CursorKind:
+    return CursorKind(f"rewards:{user_pk}", (DATETIME, INT))
+
+
+async def list_transactions(
+    ctx: Context,
+    user_pk: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    flt: TransactionFilter,
+) -> Page[TransactionRow]:
+    if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
+        raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
+    request = page_request(
+        transaction_cursor(user_pk),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    )
+    page: Page[TransactionRow] = await ctx.loaders.transactions_page_by_user.load(
+        (user_pk, request, flt)
+    )
+    for row in page.rows:
+        ctx.loaders.transaction_by_id.prime(row.id, row)
+    return page
+
+
+async def count_transactions(ctx: Context, user_pk: int, flt: TransactionFilter) -> int:
+    total: int = await ctx.loaders.transactions_count_by_user.load((user_pk, flt))
+    return total
+
+
+def transaction_cursor_of(row: TransactionRow) -> str:
+    return transaction_cursor(row.user_id).encode((row.occurred_at, row.id))
+
+
+async def list_rewards(
+    ctx: Context,
+    user_pk: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    statuses: tuple[RewardStatus, ...] | None,
+) -> Page[RewardRow]:
+    request = page_request(
+        reward_cursor(user_pk),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    )
+    page: Page[RewardRow] = await ctx.loaders.rewards_page_by_user.load(
+        (user_pk, request, statuses)
+    )
+    return page
+
+
+async def count_rewards(
+    ctx: Context, user_pk: int, statuses: tuple[RewardStatus, ...] | None
+) -> int:
+    total: int = await ctx.loaders.rewards_count_by_user.load((user_pk, statuses))
+    return total
+
+
+def reward_cursor_of(row: RewardRow) -> str:
+    return reward_cursor(row.user_id).encode((row.earned_at, row.id))
+
+
+async def spending(
+    ctx: Context, user_pk: int, day_from: date, day_to: date, group: SpendingGroup
+) -> list[SpendingBucket]:
+    start, end = period(day_from, day_to, max_days=None)
+    buckets: list[SpendingBucket] = await ctx.loaders.spending_by_user_period.load(
+        (user_pk, start, end, group)
+    )
+    return buckets
+
+
+def affinity_limit(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_AFFINITIES
+    if first < 0:
+        raise BadUserInput(f"`first` must not be negative (got {first})", "first")
+    if first > MAX_AFFINITIES:
+        raise BadUserInput(f"`first` must be at most {MAX_AFFINITIES} (got {first})", "first")
+    return first

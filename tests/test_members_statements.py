@@ -1,0 +1,124 @@
+"""No N+1: the statement count of a query depends on its shape, not on how many rows it has."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from tests import factories as f
+from tests import member_factories as mf
+from tests.conftest import Api, StatementCounter
+
+CAMPAIGNS = """
+query ($first: Int!) {
+  campaigns(first: $first) {
+    edges { node {
+      id
+      merchant { id name }
+      createdBy {
+        id accounts { id } rewardsSummary { earned { amount } }
+        merchantAffinities(first: 3) { score merchant { id } }
+        spending(from: "2026-01-01", to: "2026-12-31", groupBy: CATEGORY) { key }
+        transactions(first: 2) { totalCount edges { node { id merchant { id } account { id } } } }
+        rewards(first: 2, filter: {status: [EARNED]}) { totalCount edges { node { id } } }
+      }
+      dailyAnalytics(from: "2026-02-01", to: "2026-02-28") { day clicks }
+      analyticsSummary(from: "2026-02-01", to: "2026-02-28") { ctr roas }
+      lastWeek: dailyAnalytics(from: "2026-02-20", to: "2026-02-26") { day }
+      abTests { id name variants { name conversionRate } result { pValue winner { name } } }
+    } }
+  }
+}
+"""
+
+TRANSACTIONS = """
+query ($id: ID!, $first: Int!) {
+  user(id: $id) {
+    transactions(first: $first) {
+      edges { node { id amount { amount } merchant { id name } account { id lastFour } } }
+    }
+  }
+}
+"""
+
+T0 = datetime(2026, 2, 10, tzinfo=UTC)
+
+
+async def _campaigns(conn: asyncpg.Connection, n: int, offset: int) -> None:
+    for i in range(offset, offset + n):
+        m = await f.merchant(conn, f"M{i}")
+        u = await f.user(conn, f"mgr{i}@example.com", role="MANAGER")
+        a = await mf.account(conn, u)
+        t = await mf.transaction(conn, a, u, m, amount_cents=100 + i, occurred_at=T0)
+        await mf.affinity(conn, u, m, score=0.5)
+        c = await f.campaign(conn, m, name=f"C{i}", status="ACTIVE", created_by=u)
+        await mf.reward(conn, u, c, t, amount_cents=5, status="EARNED", earned_at=T0)
+        for d in range(3):
+            await mf.analytics_day(
+                conn, c, date(2026, 2, 20 + d), impressions=100, clicks=10, spend_cents=50
+            )
+        test = await mf.ab_test(conn, c)
+        await mf.variant(conn, test, "control", impressions=100, conversions=5, is_control=True)
+        await mf.variant(conn, test, "b", impressions=100, conversions=9)
+
+
+async def _count(api: Api, statements: StatementCounter, query: str, variables: dict) -> int:
+    statements.reset()
+    await api.data(query, variables)
+    return statements.count
+
+
+async def test_campaign_graph_costs_the_same_for_5_and_50_campaigns(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    await _campaigns(conn, 5, 0)
+    small = await _count(api, statements, CAMPAIGNS, {"first": 5})
+    await _campaigns(conn, 45, 5)
+    statements.reset()
+    data = await api.data(CAMPAIGNS, {"first": 50})
+    large = statements.count
+
+    edges = data["campaigns"]["edges"]
+    assert len(edges) == 50
+    assert all(len(e["node"]["dailyAnalytics"]) == 3 for e in edges)
+    assert all(len(e["node"]["lastWeek"]) == 3 for e in edges)
+    assert all(len(e["node"]["abTests"][0]["variants"]) == 2 for e in edges)
+    assert all(len(e["node"]["createdBy"]["accounts"]) == 1 for e in edges)
+    assert all(e["node"]["createdBy"]["transactions"]["totalCount"] == 1 for e in edges)
+    assert all(len(e["node"]["createdBy"]["rewards"]["edges"]) == 1 for e in edges)
+    assert small == large, statements.statements
+    # setting, page, merchants, users, accounts by user, rewards summary, affinities, spending,
+    # daily analytics (both periods in one statement), summaries, A/B tests, variants, the
+    # creators' transaction and reward pages and their counts, and accounts by id.
+    assert large == 17, statements.statements
+
+
+async def test_transaction_page_costs_the_same_for_5_and_50_rows(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    u = await f.user(conn)
+    accounts = [await mf.account(conn, u, last_four=f"{i:04d}") for i in range(3)]
+    merchants = [await f.merchant(conn, f"M{i}") for i in range(50)]
+    for i in range(50):
+        await mf.transaction(
+            conn,
+            accounts[i % 3],
+            u,
+            merchants[i],
+            amount_cents=100,
+            occurred_at=T0 - timedelta(hours=i),
+        )
+    variables = {"id": f.gid("User", u)}
+
+    small = await _count(api, statements, TRANSACTIONS, {**variables, "first": 5})
+    statements.reset()
+    data = await api.data(TRANSACTIONS, {**variables, "first": 50})
+    large = statements.count
+
+    edges = data["user"]["transactions"]["edges"]
+    assert len(edges) == 50
+    assert {e["node"]["merchant"]["id"] for e in edges} == {f.gid("Merchant", m) for m in merchants}
+    assert small == large, statements.statements
+    # user, setting (page cap), page, merchants, accounts.
+    assert large == 5, statements.statements
