@@ -11,6 +11,7 @@ import strawberry
 from db import campaigns as db
 from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.campaigns import CampaignRow, Transition
+from resolvers import auth
 from resolvers import campaigns as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
@@ -174,7 +175,7 @@ class CampaignQuery:
         ] = None,
     ) -> Connection[Campaign]:
         ctx = info.context
-        flt = filter.to_db() if filter else DbCampaignFilter()
+        flt = await auth.scope_campaigns(ctx, filter.to_db() if filter else DbCampaignFilter())
         page = await logic.list_campaigns(
             ctx, first=first, after=after, last=last, before=before, flt=flt
         )
