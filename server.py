@@ -369,16 +369,17 @@ async def _create_user(email: str, name: str, role: str, password: str) -> int:
     from resolvers.users import NewUser, create_user_on
 
     url = await _prepare_database(seed_demo=False)
-    conn = await asyncpg.connect(url)
+    pool = await create_pool(url, PoolSettings(min_size=1, max_size=1))  # sets the json codecs
     try:
-        outcome = await create_user_on(
-            conn,
-            NewUser(email=email, name=name, role=Role(role), password=password),
-            actor_id=None,
-            request_id="cli:create-user",
-        )
+        async with pool.acquire() as conn:
+            outcome = await create_user_on(
+                conn,
+                NewUser(email=email, name=name, role=Role(role), password=password),
+                actor_id=None,
+                request_id="cli:create-user",
+            )
     finally:
-        await conn.close()
+        await pool.close()
     if outcome.value is None:
         for problem in outcome.problems:
             field = ".".join(problem.field or ("input",))

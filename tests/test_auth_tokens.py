@@ -44,7 +44,11 @@ async def test_login_returns_a_token_that_signs_later_requests_in(
     ]
 
     assert payload["userErrors"] == []
-    assert payload["user"] == {"id": f.gid("User", uid), "email": "mia@example.com", "role": "MEMBER"}
+    assert payload["user"] == {
+        "id": f.gid("User", uid),
+        "email": "mia@example.com",
+        "role": "MEMBER",
+    }
     expires = datetime.fromisoformat(payload["expiresAt"])
     assert before + timedelta(minutes=60) <= expires <= before + timedelta(minutes=61)
     me = await anon.data(ME, headers=_auth(payload["token"]))

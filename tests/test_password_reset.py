@@ -50,9 +50,7 @@ async def _can_log_in(api: Api, email: str, password: str) -> bool:
     return data["login"]["token"] is not None
 
 
-async def test_reset_then_complete_changes_the_password(
-    api: Api, conn: asyncpg.Connection
-) -> None:
+async def test_reset_then_complete_changes_the_password(api: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn, "mia@example.com")
     before = datetime.now(UTC)
 
