@@ -7,7 +7,9 @@ objects each viewer may see (OBJECT_RULES), live in `resolvers/auth.py`.
 
 Fields returning objects that have an object rule (User, Campaign, or the Node interface) are
 guarded automatically: an object the viewer may not see becomes null plus a FORBIDDEN error,
-including inside lists such as `nodes(ids:)`. Connections are scoped by their resolvers instead.
+including inside lists such as `nodes(ids:)` and connections. List resolvers also narrow
+their rows to what the viewer may see (`auth.scope_campaigns`), so a member's page holds no
+forbidden rows rather than errors.
 """
 
 from __future__ import annotations
@@ -139,8 +141,8 @@ def _coordinate(type_name: str, field: StrawberryField) -> str:
 def apply(*roots: type) -> None:
     """Attach the rules to the root types' fields and the object fields reachable from them.
 
-    Call once, before building the schema. Generic types (connections) are skipped: their
-    resolvers scope the rows.
+    Call once, before building the schema. Specialised generics (`Connection[Campaign]`) are
+    walked like any type; unspecialised ones and interfaces have no fields of their own to guard.
     """
     seen: set[type] = set()
     # Object-rule types too: some are reachable only through the Node interface.

@@ -158,10 +158,18 @@ def test_every_rule_names_a_field_that_exists() -> None:
 
 def test_sensitive_and_object_field_rules_each_have_a_case() -> None:
     object_rules = {c for c in RULES if c not in ROOT_FIELDS}
-    assert set(SENSITIVE_FIELDS) <= object_rules, "sensitive fields need a rule in RULES"
-    assert object_rules == set(OBJECT_FIELD_CASES), (
-        "every object-field rule in schema/permissions.py needs a row in OBJECT_FIELD_CASES"
+    unruled = [c for c in SENSITIVE_FIELDS if c not in object_rules]
+    assert not unruled, "\n".join(
+        f'{c} is sensitive: add `"{c}": SELF_OR_ADMIN,` to RULES in schema/permissions.py'
+        for c in unruled
     )
+    untested = sorted(object_rules - set(OBJECT_FIELD_CASES))
+    assert not untested, "\n".join(
+        f"{c} has a rule but no expected outcomes: add a Case for it to OBJECT_FIELD_CASES "
+        f"in {__name__.replace('.', '/')}.py"
+        for c in untested
+    )
+    assert sorted(set(OBJECT_FIELD_CASES) - object_rules) == []
 
 
 @dataclass(frozen=True)
