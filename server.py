@@ -153,7 +153,6 @@ class RequestIdMiddleware:
             Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
         )
         scope.setdefault("state", {})["request_id"] = request_id
-        current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -162,7 +161,11 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)
 
 
 class RequestIdLogFilter(logging.Filter):
