@@ -334,7 +334,10 @@ def _serve(args: argparse.Namespace) -> None:
     if embedded and not os.environ.get("JWT_SECRET"):
         # Dev default only: a secret kept in .data/ so tokens survive restarts.
         os.environ["JWT_SECRET"] = dev_secret(DEV_SECRET_FILE)
-    tokens = Tokens.from_env()  # fail now, not in every worker, when the secret is missing
+    try:  # fail now, with a message, rather than in every worker
+        tokens = Tokens.from_env()
+    except (RuntimeError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
     if embedded:
         from db.seed import DEMO_USERS
 
