@@ -2,6 +2,7 @@
 
 python server.py [serve] [--host H] [--port P] [--workers N]
 python server.py migrate | seed | export-schema
+python server.py create-user --email E --name N --role ADMIN --password-stdin
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,7 +37,8 @@ from strawberry.types import ExecutionResult
 
 from db import migrate as migrations
 from db.pool import PoolSettings, create_pool
-from resolvers.context import Context, build_context, request_id_of
+from resolvers.auth import Tokens, dev_secret
+from resolvers.context import Context, build_context, current_request_id, request_id_of
 from schema import schema
 
 NAME = "campaign-graphql"
@@ -43,6 +46,7 @@ VERSION = "0.1.0"
 GRAPHQL_PATH = "/graphql"
 DEFAULT_DB_NAME = "campaign_graphql"
 HEALTH_TIMEOUT_S = 1.0
+DEV_SECRET_FILE = Path(__file__).resolve().parent / ".data" / "jwt-secret"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 log = logging.getLogger("campaign_graphql")
@@ -107,7 +111,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(
-            request, response if isinstance(response, Response) else None, request.state.pool
+            request,
+            response if isinstance(response, Response) else None,
+            request.state.pool,
+            request.state.tokens,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -167,7 +174,19 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Put the current request's id on every log record (`-` outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
 
 
 # --- REST shim ------------------------------------------------------------------------------
@@ -225,10 +244,12 @@ def create_app(
     pool_settings: PoolSettings | None = None,
     apply_migrations: bool = True,
     on_connect: Any = None,
+    jwt_secret: str | None = None,
 ) -> Starlette:
     """Build the ASGI app; the pool opens (and migrations run) in the lifespan.
 
-    `dsn` defaults to DATABASE_URL. Tests pass their own database and a query counter.
+    `dsn` defaults to DATABASE_URL and `jwt_secret` to JWT_SECRET. Tests pass their own
+    database, secret and a query counter.
     """
 
     @contextlib.asynccontextmanager
@@ -236,6 +257,7 @@ def create_app(
         target = dsn or os.environ.get("DATABASE_URL")
         if not target:
             raise RuntimeError("DATABASE_URL is not set (use `python server.py serve`)")
+        tokens = Tokens.from_env(jwt_secret)
         if apply_migrations:
             conn = await asyncpg.connect(target)
             try:
@@ -246,7 +268,7 @@ def create_app(
             target, pool_settings or PoolSettings.from_env(), on_connect=on_connect
         )
         try:
-            yield {"pool": pool}
+            yield {"pool": pool, "tokens": tokens}
         finally:
             await pool.close()
 
@@ -300,6 +322,22 @@ async def _prepare_database(*, seed_demo: bool) -> str:
     return url
 
 
+async def _demo_admin_token(url: str, tokens: Tokens) -> str | None:
+    """A ready token for the demo admin, if the database has that user."""
+    from db.seed import DEMO_USERS
+    from db.users import Role
+
+    email = next(u.email for u in DEMO_USERS if u.role is Role.ADMIN)
+    conn = await asyncpg.connect(url)
+    try:
+        user_id = await conn.fetchval(
+            "SELECT id FROM users WHERE email = $1 AND status = 'ACTIVE'", email
+        )
+    finally:
+        await conn.close()
+    return tokens.issue(user_id).token if user_id is not None else None
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -309,6 +347,13 @@ def _serve(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     url = asyncio.run(_prepare_database(seed_demo=embedded))
     os.environ["DATABASE_URL"] = url  # the workers (and their pools) read it
+    if embedded and not os.environ.get("JWT_SECRET"):
+        # Dev default only: a secret kept in .data/ so tokens survive restarts.
+        os.environ["JWT_SECRET"] = dev_secret(DEV_SECRET_FILE)
+    try:  # fail now, with a message, rather than in every worker
+        tokens = Tokens.from_env()
+    except (RuntimeError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
     if embedded:
         from db.seed import DEMO_USERS
 
@@ -316,6 +361,11 @@ def _serve(args: argparse.Namespace) -> None:
         print("Demo users (email / password / role):")
         for user in DEMO_USERS:
             print(f"  {user.email} / {user.password} / {user.role.value}")
+        token = asyncio.run(_demo_admin_token(url, tokens))
+        if token:
+            print(f"Admin token (valid {int(tokens.ttl.total_seconds() // 60)} minutes); paste in")
+            print("GraphiQL's Headers pane:")
+            print(f'  {{"Authorization": "Bearer {token}"}}')
         print()
     uvicorn.run(
         "server:app_from_env",
@@ -367,6 +417,39 @@ async def _generate(args: argparse.Namespace) -> None:
         await conn.close()
     print(f"generated {sizes} with seed {args.seed} in {time.perf_counter() - started:.1f}s;")
     print(f"database size {size}")
+
+
+async def _create_user(email: str, name: str, role: str, password: str) -> int:
+    from db.users import Role
+    from resolvers.users import NewUser, create_user_on
+
+    url = await _prepare_database(seed_demo=False)
+    pool = await create_pool(url, PoolSettings(min_size=1, max_size=1))  # sets the json codecs
+    try:
+        async with pool.acquire() as conn:
+            outcome = await create_user_on(
+                conn,
+                NewUser(email=email, name=name, role=Role(role), password=password),
+                actor_id=None,
+                request_id="cli:create-user",
+            )
+    finally:
+        await pool.close()
+    if outcome.value is None:
+        for problem in outcome.problems:
+            field = ".".join(problem.field or ("input",))
+            print(f"error: {field}: {problem.message} ({problem.code.value})", file=sys.stderr)
+        return 1
+    user = outcome.value
+    print(f"created {user.role.value} user {user.email} (id {user.id}) in {url.split('@')[-1]}")
+    return 0
+
+
+def _create_user_command(args: argparse.Namespace) -> None:
+    if not args.password_stdin:
+        sys.exit("error: pass --password-stdin and the password on standard input")
+    password = sys.stdin.readline().rstrip("\r\n")
+    sys.exit(asyncio.run(_create_user(args.email, args.name, args.role, password)))
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -429,14 +512,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the GraphQL schema (SDL)",
         description="Print the schema in SDL; `make schema` writes it to schema.graphql.",
     ).set_defaults(func=_export_schema)
+
+    create_user = commands.add_parser(
+        "create-user",
+        help="create a user (e.g. the first admin)",
+        description="Create a user in DATABASE_URL (or the embedded database), migrating it "
+        "first. The password is read from the first line of standard input.",
+    )
+    create_user.add_argument("--email", required=True, help="sign-in email")
+    create_user.add_argument("--name", required=True, help="display name")
+    create_user.add_argument(
+        "--role", required=True, choices=["ADMIN", "MANAGER", "MEMBER"], help="the user's role"
+    )
+    create_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (it never appears in the process list)",
+    )
+    create_user.set_defaults(func=_create_user_command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdLogFilter())
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]  # `serve` is the default command

@@ -87,7 +87,7 @@ class CampaignFilter:
     def sql(self) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         args: list[Any] = []
-        if self.statuses:
+        if self.statuses is not None:  # an empty tuple matches nothing
             args.append([s.value for s in self.statuses])
             where.append(f"status = ANY(${len(args)}::text[])")
         if self.merchant_id is not None:

@@ -23,3 +23,26 @@ BY_KEYS = "SELECT key, value, updated_by, updated_at FROM settings WHERE key = A
 async def by_keys(conn: asyncpg.Connection, keys: list[str]) -> list[SettingRow | None]:
     found = {r["key"]: SettingRow(**dict(r)) for r in await conn.fetch(BY_KEYS, keys)}
     return [found.get(k) for k in keys]
+
+
+UPSERT = """
+INSERT INTO settings (key, value, updated_by, updated_at) VALUES ($1, $2, $3, now())
+ON CONFLICT (key) DO UPDATE
+    SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
+RETURNING key, value, updated_by, updated_at
+"""
+
+
+async def upsert(
+    conn: asyncpg.Connection, key: str, value: Any, updated_by: int | None
+) -> SettingRow:
+    return SettingRow(**dict(await conn.fetchrow(UPSERT, key, value, updated_by)))
+
+
+LOCK_KEYS = f"{BY_KEYS} FOR UPDATE"
+
+
+async def lock_keys(conn: asyncpg.Connection, keys: list[str]) -> list[SettingRow | None]:
+    """The current rows of `keys`, locked until the transaction ends (for before/after audit)."""
+    found = {r["key"]: SettingRow(**dict(r)) for r in await conn.fetch(LOCK_KEYS, keys)}
+    return [found.get(k) for k in keys]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+
+from db.pagination import Keyset, Page, PageRequest, count, fetch_page
 
 
 class Role(enum.Enum):
@@ -64,3 +67,123 @@ async def insert(
     conn: asyncpg.Connection, *, email: str, name: str, role: Role, password_hash: str
 ) -> UserRow:
     return _row(await conn.fetchrow(INSERT, email, name, role.value, password_hash))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What signing in needs: the user and their password hash (never leaves the server)."""
+
+    user: UserRow
+    password_hash: str
+
+
+BY_EMAIL = f"SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
+
+
+async def credentials_by_email(conn: asyncpg.Connection, email: str) -> Credentials | None:
+    r = await conn.fetchrow(BY_EMAIL, email)
+    return Credentials(_row(r), r["password_hash"]) if r else None
+
+
+INSERT_IF_NEW = f"""
+INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
+ON CONFLICT (email) DO NOTHING
+RETURNING {COLUMNS}
+"""
+
+
+async def insert_if_new(
+    conn: asyncpg.Connection, *, email: str, name: str, role: Role, password_hash: str
+) -> UserRow | None:
+    """The new user, or None when the email (case-insensitively) is taken."""
+    r = await conn.fetchrow(INSERT_IF_NEW, email, name, role.value, password_hash)
+    return _row(r) if r else None
+
+
+LOCK = f"SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE"
+
+
+async def lock(conn: asyncpg.Connection, user_id: int) -> UserRow | None:
+    r = await conn.fetchrow(LOCK, user_id)
+    return _row(r) if r else None
+
+
+UPDATE_PROFILE = f"""
+UPDATE users SET name = $2, role = $3, updated_at = now() WHERE id = $1
+RETURNING {COLUMNS}
+"""
+
+
+async def update_profile(
+    conn: asyncpg.Connection, user_id: int, *, name: str, role: Role
+) -> UserRow | None:
+    r = await conn.fetchrow(UPDATE_PROFILE, user_id, name, role.value)
+    return _row(r) if r else None
+
+
+SET_STATUS = f"""
+UPDATE users SET status = $2, updated_at = now() WHERE id = $1
+RETURNING {COLUMNS}
+"""
+
+
+async def set_status(conn: asyncpg.Connection, user_id: int, status: UserStatus) -> UserRow | None:
+    r = await conn.fetchrow(SET_STATUS, user_id, status.value)
+    return _row(r) if r else None
+
+
+SET_PASSWORD = f"""
+UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1
+RETURNING {COLUMNS}
+"""
+
+
+async def set_password(
+    conn: asyncpg.Connection, user_id: int, password_hash: str
+) -> UserRow | None:
+    r = await conn.fetchrow(SET_PASSWORD, user_id, password_hash)
+    return _row(r) if r else None
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    search: str | None = None
+    role: Role | None = None
+    status: UserStatus | None = None
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if self.search:
+            escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
+            where.append(f"(email ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+        if self.role is not None:
+            args.append(self.role.value)
+            where.append(f"role = ${len(args)}")
+        if self.status is not None:
+            args.append(self.status.value)
+            where.append(f"status = ${len(args)}")
+        return where, args
+
+
+# Oldest first, so that pages stay stable while users are added.
+KEYSET = Keyset(("created_at", "id"), descending=False)
+
+
+async def page(conn: asyncpg.Connection, request: PageRequest, flt: UserFilter) -> Page[UserRow]:
+    where, args = flt.sql()
+    return await fetch_page(
+        conn,
+        select=f"SELECT {COLUMNS} FROM users",
+        where=where,
+        args=args,
+        keyset=KEYSET,
+        page=request,
+        to_row=_row,
+    )
+
+
+async def total(conn: asyncpg.Connection, flt: UserFilter) -> int:
+    where, args = flt.sql()
+    return await count(conn, table="users", where=where, args=args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -14,9 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from db.users import UserRow
+from resolvers.auth import Credential, Tokens
 from resolvers.loaders import Loaders, build_loaders
 
 REQUEST_ID_HEADER = "x-request-id"
+# The id of the request being served, for log lines; "-" outside any request.
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
 
 @dataclass
@@ -29,6 +34,10 @@ class Context:
     request_id: str
     loaders: Loaders = field(init=False)
     viewer_id: int | None = None
+    # What the bearer token proved; `resolvers.auth.authenticate` turns it into `viewer`.
+    credential: Credential = field(default_factory=Credential)
+    viewer: UserRow | None = None
+    tokens: Tokens | None = None
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.pool)
@@ -57,11 +66,16 @@ def request_id_of(request: Request | WebSocket) -> str:
 
 
 async def build_context(
-    request: Request | WebSocket, response: Response | None, pool: asyncpg.Pool
+    request: Request | WebSocket,
+    response: Response | None,
+    pool: asyncpg.Pool,
+    tokens: Tokens | None = None,
 ) -> Context:
     return Context(
         request=request,
         response=response,
         pool=pool,
         request_id=getattr(request.state, "request_id", None) or request_id_of(request),
+        credential=Credential.from_header(request.headers.get("authorization"), tokens),
+        tokens=tokens,
     )

@@ -31,13 +31,6 @@ async def user(ctx: Context, global_id: str) -> UserRow:
     return row
 
 
-async def viewer(ctx: Context) -> UserRow | None:
-    if ctx.viewer_id is None:
-        return None
-    row: UserRow | None = await ctx.loaders.user_by_id.load(ctx.viewer_id)
-    return row
-
-
 # A cursor names the user whose connection it came from: another user's cursor is refused.
 def transaction_cursor(user_pk: int) -> CursorKind:
     return CursorKind(f"transactions:{user_pk}", (DATETIME, INT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from resolvers.context import Context
 
@@ -24,7 +25,15 @@ MAX_PAGE_SIZE = SettingSpec(
     maximum=1000,
 )
 
-KNOWN: dict[str, SettingSpec] = {s.key: s for s in (MAX_PAGE_SIZE,)}
+PASSWORD_RESET_EXPIRY_MINUTES = SettingSpec(
+    "password_reset_expiry_minutes",
+    "Minutes a password reset token from `resetUserPassword` stays valid.",
+    default=60,
+    minimum=5,
+    maximum=7 * 24 * 60,
+)
+
+KNOWN: dict[str, SettingSpec] = {s.key: s for s in (MAX_PAGE_SIZE, PASSWORD_RESET_EXPIRY_MINUTES)}
 
 
 async def int_setting(ctx: Context, spec: SettingSpec) -> int:
@@ -34,3 +43,12 @@ async def int_setting(ctx: Context, spec: SettingSpec) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         return spec.default
     return min(max(value, spec.minimum), spec.maximum)
+
+
+def check_value(spec: SettingSpec, value: Any) -> str | None:
+    """Why `value` is not acceptable for `spec`, or None when it is."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{spec.key} must be an integer"
+    if not spec.minimum <= value <= spec.maximum:
+        return f"{spec.key} must be between {spec.minimum} and {spec.maximum} (got {value})"
+    return None

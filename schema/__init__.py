@@ -8,8 +8,12 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 
+from schema import permissions
 from schema.abtests import AbTestQuery
+from schema.admin import AdminQuery
+from schema.admin_mutations import AdminMutation
 from schema.analytics import AnalyticsQuery
+from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
 from schema.merchants import MerchantMutation, MerchantQuery
@@ -18,13 +22,19 @@ from schema.users import UserQuery
 
 
 @strawberry.type(description="Read the platform.")
-class Query(NodeQuery, CampaignQuery, MerchantQuery, UserQuery, AbTestQuery, AnalyticsQuery):
+class Query(
+    NodeQuery, CampaignQuery, MerchantQuery, UserQuery, AbTestQuery, AnalyticsQuery, AdminQuery
+):
     pass
 
 
 @strawberry.type(description="Change the platform. Expected failures come back as `userErrors`.")
-class Mutation(CampaignMutation, MerchantMutation):
+class Mutation(CampaignMutation, MerchantMutation, AuthMutation, AdminMutation):
     pass
+
+
+# Every field's access rule, from the one table in schema/permissions.py.
+permissions.apply(Query, Mutation)
 
 
 class Schema(strawberry.Schema):

@@ -12,6 +12,7 @@ from db import campaigns as db
 from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.campaigns import CampaignRow, Transition
 from resolvers import analytics as analytics_logic
+from resolvers import auth
 from resolvers import campaigns as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
@@ -196,7 +197,7 @@ class CampaignQuery:
         ] = None,
     ) -> Connection[Campaign]:
         ctx = info.context
-        flt = filter.to_db() if filter else DbCampaignFilter()
+        flt = await auth.scope_campaigns(ctx, filter.to_db() if filter else DbCampaignFilter())
         page = await logic.list_campaigns(
             ctx, first=first, after=after, last=last, before=before, flt=flt
         )

@@ -48,6 +48,13 @@ ErrorCode = described_enum(
         "changed the object first.",
         "CAMPAIGN_ENDED": "The campaign's end date has passed.",
         "BUDGET_EXHAUSTED": "The campaign's budget is spent.",
+        "INVALID_CREDENTIALS": "The email or password is wrong (the message never says which).",
+        "ACCOUNT_DISABLED": "The account is disabled; an admin may re-enable it.",
+        "EMAIL_TAKEN": "Another user already has this email (compared case-insensitively).",
+        "WEAK_PASSWORD": "The password breaks the password policy (at least 12 characters).",
+        "INVALID_TOKEN": "The password reset token is unknown, already used or expired.",
+        "UNKNOWN_SETTING": "No setting has this key; `admin { settings }` lists them.",
+        "SELF_LOCKOUT": "Admins may not disable or demote themselves.",
     },
 )
 

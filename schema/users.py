@@ -10,6 +10,7 @@ import strawberry
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
+from resolvers import auth
 from resolvers import members as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
@@ -47,7 +48,10 @@ UserStatus = described_enum(
 @strawberry.type(description="A person using the platform: admin, manager or member.")
 class User(Node):
     name: str = strawberry.field(description="Display name.")
-    email: str = strawberry.field(description="Sign-in address (unique, case-insensitive).")
+    email: str | None = strawberry.field(
+        description="Sign-in email. Only the user themself and admins may read it; anyone else "
+        "gets null and a FORBIDDEN error."
+    )
     role: Role = strawberry.field(description="ADMIN, MANAGER or MEMBER.")
     status: UserStatus = strawberry.field(description="ACTIVE or DISABLED.")
     created_at: datetime = strawberry.field(description="When the user was created.")
@@ -165,15 +169,17 @@ class User(Node):
 
 @strawberry.type
 class UserQuery:
-    @strawberry.field(description="One user by ID; an unknown ID is a BAD_USER_INPUT error.")
+    @strawberry.field(
+        description="One user by ID; an unknown ID is a BAD_USER_INPUT error. Members may ask "
+        "only for themselves."
+    )
     async def user(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The user's ID.")],
-    ) -> User:
+    ) -> User | None:
         return User.from_row(await logic.user(info.context, id))
 
-    @strawberry.field(description="The signed-in user; null when nobody is signed in.")
-    async def me(self, info: Info) -> User | None:
-        row = await logic.viewer(info.context)
-        return User.from_row(row) if row else None
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: Info) -> User:
+        return User.from_row(await auth.authenticate(info.context))

@@ -22,9 +22,14 @@ from starlette.types import Receive, Scope, Send
 
 from db import migrate
 from db.embedded import ROOT, EmbeddedPostgres
+from resolvers.auth import Tokens
 from server import create_app
+from tests import factories as f
 
 TEMPLATE = "cg_test_template"
+# The app under test signs and checks tokens with this; tests mint tokens with TOKENS.
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256!"
+TOKENS = Tokens(JWT_SECRET)
 _numbers = itertools.count()
 
 
@@ -157,13 +162,29 @@ class _WithLifespanState:
         await self.app(scope, receive, send)
 
 
+def bearer(user_id: int) -> dict[str, str]:
+    """Headers that sign in as `user_id` with a fresh token."""
+    return {"Authorization": f"Bearer {TOKENS.issue(user_id).token}"}
+
+
 @dataclass
 class Api:
-    """An HTTP client bound to the ASGI app, with a GraphQL helper."""
+    """An HTTP client bound to the ASGI app, with a GraphQL helper.
+
+    The `api` fixture signs in as an ADMIN it creates (`user_id`); `as_user` and `anonymous`
+    give the same client with other credentials.
+    """
 
     client: httpx.AsyncClient
     app: Any
     headers: dict[str, str] = field(default_factory=dict)
+    user_id: int | None = None
+
+    def as_user(self, user_id: int) -> Api:
+        return Api(self.client, self.app, bearer(user_id), user_id)
+
+    def anonymous(self) -> Api:
+        return Api(self.client, self.app, {}, None)
 
     async def gql(
         self,
@@ -190,16 +211,51 @@ class Api:
 
 @pytest.fixture
 async def app(db_dsn: str, statements: StatementCounter) -> AsyncIterator[Any]:
-    application = create_app(db_dsn, apply_migrations=False, on_connect=statements.attach)
+    application = create_app(
+        db_dsn, apply_migrations=False, on_connect=statements.attach, jwt_secret=JWT_SECRET
+    )
     async with application.router.lifespan_context(application) as state:
         yield _WithLifespanState(application, dict(state or {}))
 
 
 @pytest.fixture
-async def api(app: Any) -> AsyncIterator[Api]:
+async def api(app: Any, conn: asyncpg.Connection) -> AsyncIterator[Api]:
+    """A client signed in as an ADMIN created for this test (email test-admin@example.com)."""
+    admin_id = await f.user(conn, "test-admin@example.com", name="Test Admin", role="ADMIN")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(client, app)
+        yield Api(client, app, bearer(admin_id), admin_id)
+
+
+@pytest.fixture
+def anon(api: Api) -> Api:
+    """The same client without credentials."""
+    return api.anonymous()
+
+
+@dataclass(frozen=True)
+class Cast:
+    """One user of each role, with clients signed in as each (the `api` client is the admin)."""
+
+    admin: Api
+    manager: Api
+    member: Api
+    other_member: Api
+    anonymous: Api
+
+
+@pytest.fixture
+async def cast(api: Api, conn: asyncpg.Connection) -> Cast:
+    manager = await f.user(conn, "manager@example.com", name="Max Manager", role="MANAGER")
+    member = await f.user(conn, "member@example.com", name="Mia Member", role="MEMBER")
+    other = await f.user(conn, "other@example.com", name="Otto Other", role="MEMBER")
+    return Cast(
+        admin=api,
+        manager=api.as_user(manager),
+        member=api.as_user(member),
+        other_member=api.as_user(other),
+        anonymous=api.anonymous(),
+    )
 
 
 def repo_root() -> Path:

@@ -44,11 +44,13 @@ async def test_browser_get_serves_graphiql(api: Api) -> None:
 
 
 async def test_get_runs_queries_but_not_mutations(api: Api) -> None:
-    ok = await api.client.get("/graphql", params={"query": "{ campaigns { totalCount } }"})
+    ok = await api.client.get(
+        "/graphql", params={"query": "{ campaigns { totalCount } }"}, headers=api.headers
+    )
     assert ok.status_code == 200
     assert ok.json() == {"data": {"campaigns": {"totalCount": 0}}}
     mutation = 'mutation { createMerchant(input: {name: "x", category: "y"}) { merchant { id } } }'
-    refused = await api.client.get("/graphql", params={"query": mutation})
+    refused = await api.client.get("/graphql", params={"query": mutation}, headers=api.headers)
     assert refused.status_code == 405
     assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
@@ -65,7 +67,7 @@ async def test_graphql_response_json_gets_4xx_for_request_errors(api: Api) -> No
     assert "nope" in invalid.json()["errors"][0]["message"]
 
     ok = await api.client.post(
-        "/graphql", json={"query": "{ campaigns { totalCount } }"}, headers=headers
+        "/graphql", json={"query": "{ campaigns { totalCount } }"}, headers=api.headers | headers
     )
     assert ok.status_code == 200 and ok.headers["content-type"].startswith(GQL_JSON)
 
@@ -74,7 +76,7 @@ async def test_field_errors_keep_200_with_data_under_graphql_response_json(api: 
     response = await api.client.post(
         "/graphql",
         json={"query": '{ campaign(id: "bad") { id } }'},
-        headers={"accept": GQL_JSON},
+        headers=api.headers | {"accept": GQL_JSON},
     )
     assert response.status_code == 200
     assert response.json()["data"] == {"campaign": None}

@@ -94,8 +94,11 @@ async def test_unknown_or_malformed_user_id_is_bad_user_input(
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "id"}, bad
 
 
-async def test_me_is_null_without_a_viewer(api: Api) -> None:
-    assert await api.data("{ me { id } }") == {"me": None}
+async def test_me_is_the_signed_in_user(api: Api, conn: asyncpg.Connection) -> None:
+    u, *_ = await _member(conn)
+    data = await api.as_user(u).data("{ me { id name accounts { lastFour } } }")
+    assert data["me"]["id"] == f.gid("User", u) and data["me"]["name"] == "Mia"
+    assert sorted(a["lastFour"] for a in data["me"]["accounts"]) == ["1111", "2222"]
 
 
 async def test_transactions_newest_first_with_filters_and_total(

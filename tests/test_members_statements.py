@@ -88,10 +88,10 @@ async def test_campaign_graph_costs_the_same_for_5_and_50_campaigns(
     assert all(e["node"]["createdBy"]["transactions"]["totalCount"] == 1 for e in edges)
     assert all(len(e["node"]["createdBy"]["rewards"]["edges"]) == 1 for e in edges)
     assert small == large, statements.statements
-    # setting, page, merchants, users, accounts by user, rewards summary, affinities, spending,
-    # daily analytics (both periods in one statement), summaries, A/B tests, variants, the
-    # creators' transaction and reward pages and their counts, and accounts by id.
-    assert large == 17, statements.statements
+    # viewer, setting, page, merchants, users, accounts by user, rewards summary, affinities,
+    # spending, daily analytics (both periods in one statement), summaries, A/B tests, variants,
+    # the creators' transaction and reward pages and their counts, and accounts by id.
+    assert large == 18, statements.statements
 
 
 async def test_transaction_page_costs_the_same_for_5_and_50_rows(
@@ -120,5 +120,5 @@ async def test_transaction_page_costs_the_same_for_5_and_50_rows(
     assert len(edges) == 50
     assert {e["node"]["merchant"]["id"] for e in edges} == {f.gid("Merchant", m) for m in merchants}
     assert small == large, statements.statements
-    # user, setting (page cap), page, merchants, accounts.
-    assert large == 5, statements.statements
+    # viewer, user, setting (page cap), page, merchants, accounts.
+    assert large == 6, statements.statements

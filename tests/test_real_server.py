@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -19,7 +20,11 @@ from db.embedded import ROOT, EmbeddedPostgres
 from db.pool import PoolSettings
 from server import create_app
 from tests import factories as f
-from tests.conftest import Api, _WithLifespanState
+from tests.conftest import JWT_SECRET, Api, _WithLifespanState
+
+LOGIN = (
+    'mutation ($p: String!) { login(input: {email: "ops@example.com", password: $p}) { token } }'
+)
 
 
 def free_port() -> int:
@@ -29,10 +34,11 @@ def free_port() -> int:
 
 
 async def test_uvicorn_serves_graphql_over_a_socket(db_dsn: str, conn: Any) -> None:
+    await f.user(conn, "ops@example.com", role="ADMIN")
     m = await f.merchant(conn, "Socket Shop")
     await f.campaign(conn, m, name="Over the wire")
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_dsn, "LOG_LEVEL": "warning"}
+    env = {**os.environ, "DATABASE_URL": db_dsn, "LOG_LEVEL": "warning", "JWT_SECRET": JWT_SECRET}
     proc = subprocess.Popen(
         [sys.executable, "server.py", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -51,9 +57,14 @@ async def test_uvicorn_serves_graphql_over_a_socket(db_dsn: str, conn: Any) -> N
                     pass
                 assert time.monotonic() < deadline, "server did not start"
                 await asyncio.sleep(0.2)
+            login = await client.post(
+                "/graphql", json={"query": LOGIN, "variables": {"p": f.PASSWORD}}
+            )
+            token = login.json()["data"]["login"]["token"]
             response = await client.post(
                 "/graphql",
                 json={"query": "{ campaigns { edges { node { name merchant { name } } } } }"},
+                headers={"authorization": f"Bearer {token}"},
             )
         assert response.json() == {
             "data": {
@@ -69,7 +80,7 @@ async def test_uvicorn_serves_graphql_over_a_socket(db_dsn: str, conn: Any) -> N
         output = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0, output
     # With DATABASE_URL set the server seeds nothing.
-    assert await conn.fetchval("SELECT count(*) FROM users") == 0
+    assert await conn.fetchval("SELECT count(*) FROM users") == 1
 
 
 @pytest.fixture
@@ -79,12 +90,20 @@ async def fragile_api() -> AsyncIterator[tuple[Api, EmbeddedPostgres]]:
     app = create_app(
         server.dsn("postgres"),
         pool_settings=PoolSettings(min_size=1, max_size=2, acquire_timeout_s=1),
+        jwt_secret=JWT_SECRET,
     )
     async with app.router.lifespan_context(app) as state:
+        conn = await asyncpg.connect(server.dsn("postgres"))
+        admin = await conn.fetchval(
+            "INSERT INTO users (email, name, role, password_hash)"
+            " VALUES ('fault-admin@example.com', 'Admin', 'ADMIN', 'x')"
+            " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id"
+        )
+        await conn.close()
         wrapped = _WithLifespanState(app, dict(state or {}))
         transport = httpx.ASGITransport(app=wrapped)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, wrapped), server
+            yield Api(client, wrapped).as_user(admin), server
 
 
 async def test_health_is_503_while_the_database_is_stopped_and_recovers(

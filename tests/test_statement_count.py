@@ -43,8 +43,8 @@ async def test_campaigns_with_merchant_and_creator_cost_the_same_for_5_and_50(
     fifty = await statements_for(api, statements, 50)
 
     assert five == fifty, statements.statements
-    # setting (page cap) + page + count + merchants + users; nothing per row.
-    assert fifty == 5, statements.statements
+    # viewer + setting (page cap) + page + count + merchants + creators; nothing per row.
+    assert fifty == 6, statements.statements
 
 
 async def test_loaders_batch_with_one_any_statement_per_loader(
@@ -56,7 +56,8 @@ async def test_loaders_batch_with_one_any_statement_per_loader(
     merchant_reads = [s for s in statements.statements if "FROM merchants" in s]
     user_reads = [s for s in statements.statements if "FROM users" in s]
     assert len(merchant_reads) == 1 and "ANY($1" in merchant_reads[0]
-    assert len(user_reads) == 1 and "ANY($1" in user_reads[0]
+    # One read authenticates the caller, one batch loads every creator.
+    assert len(user_reads) == 2 and all("ANY($1" in s for s in user_reads)
 
 
 async def test_node_lookups_in_one_request_share_a_batch(

@@ -1,0 +1,241 @@
+"""Who is calling and what they may do: access tokens, the viewer, roles and object rules.
+
+This is the one policy module. `schema/permissions.py` maps every schema field to one of the
+rules below; nothing else in the code decides who may see or change what.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jwt
+
+from db.campaigns import CampaignFilter, CampaignStatus
+from db.users import Role, UserRow, UserStatus
+from resolvers.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+ALGORITHM = "HS256"
+ISSUER = "campaign-graphql"
+DEFAULT_TTL_MINUTES = 60
+# RFC 7518 3.2: an HS256 key must be at least as long as the hash output.
+MIN_SECRET_BYTES = 32
+SIGN_IN_HINT = "Sign in: send `Authorization: Bearer <token>` with a token from `login`"
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+class Tokens:
+    """Signs and verifies access tokens (JWT, HS256) with one secret shared by all processes."""
+
+    def __init__(self, secret: str, ttl: timedelta = timedelta(minutes=DEFAULT_TTL_MINUTES)):
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+        if ttl <= timedelta(0):
+            raise ValueError("ACCESS_TOKEN_TTL_MINUTES must be positive")
+        self._secret = secret
+        self.ttl = ttl
+
+    @classmethod
+    def from_env(cls, secret: str | None = None) -> Tokens:
+        """`secret` or JWT_SECRET; lifetime from ACCESS_TOKEN_TTL_MINUTES (default 60)."""
+        secret = secret or os.environ.get("JWT_SECRET")
+        if not secret:
+            raise RuntimeError(
+                "JWT_SECRET is not set: give every server process the same random secret "
+                f"of at least {MIN_SECRET_BYTES} bytes"
+            )
+        minutes = os.environ.get("ACCESS_TOKEN_TTL_MINUTES", str(DEFAULT_TTL_MINUTES))
+        try:
+            ttl = timedelta(minutes=int(minutes))
+        except ValueError as exc:
+            raise RuntimeError(f"ACCESS_TOKEN_TTL_MINUTES must be an integer: {minutes!r}") from exc
+        return cls(secret, ttl)
+
+    def issue(self, user_id: int, now: datetime | None = None) -> IssuedToken:
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        expires_at = now + self.ttl
+        claims = {"sub": str(user_id), "iss": ISSUER, "iat": now, "exp": expires_at}
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires_at)
+
+    def verify(self, token: str) -> int:
+        """The user id the token was issued to; raises Unauthenticated when it is not valid."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],  # never taken from the token: refuses `alg: none`
+                issuer=ISSUER,
+                options={"require": ["sub", "iss", "iat", "exp"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The access token has expired; sign in again") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("The access token is invalid") from exc
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.isdigit():
+            raise Unauthenticated("The access token is invalid")
+        return int(subject)
+
+
+def dev_secret(path: Path) -> str:
+    """The embedded dev mode's secret: created once in `.data/`, kept between runs."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+# --- the viewer -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the request's Authorization header proved: a user id, or why it proved nothing."""
+
+    user_id: int | None = None
+    refused: str | None = None
+
+    @classmethod
+    def from_header(cls, header: str | None, tokens: Tokens | None) -> Credential:
+        if not header:
+            return cls()
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return cls(refused="The Authorization header must be `Bearer <token>`")
+        if tokens is None:
+            return cls(refused="This server issues no tokens")
+        try:
+            return cls(user_id=tokens.verify(token.strip()))
+        except Unauthenticated as exc:
+            return cls(refused=exc.message)
+
+
+async def authenticate(ctx: Context) -> UserRow:
+    """The signed-in, ACTIVE user making this request, or Unauthenticated.
+
+    The user is read through the per-request `user_by_id` loader (one statement, shared with
+    any other field that needs that user), so a disabled user's token stops working at once.
+    """
+    if ctx.viewer is not None:
+        return ctx.viewer
+    credential = ctx.credential
+    if credential.refused:
+        raise Unauthenticated(credential.refused)
+    if credential.user_id is None:
+        raise Unauthenticated(SIGN_IN_HINT)
+    user: UserRow | None = await ctx.loaders.user_by_id.load(credential.user_id)
+    if user is None:
+        raise Unauthenticated("The access token is invalid")
+    if user.status is not UserStatus.ACTIVE:
+        raise Unauthenticated("This account is disabled")
+    sign_in(ctx, user)
+    return user
+
+
+async def viewer_or_none(ctx: Context) -> UserRow | None:
+    try:
+        return await authenticate(ctx)
+    except Unauthenticated:
+        return None
+
+
+def sign_in(ctx: Context, user: UserRow) -> None:
+    """From here on this request acts as `user` (after a token check, login or reset)."""
+    ctx.viewer = user
+    ctx.viewer_id = user.id
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may use a field: anyone, or signed-in users with one of `roles` (or the owner)."""
+
+    name: str
+    roles: frozenset[Role] = ALL_ROLES
+    anonymous: bool = False
+    owner: bool = False
+
+    def allows(self, viewer: UserRow, owner_id: int | None = None) -> bool:
+        if viewer.role in self.roles:
+            return True
+        return self.owner and owner_id is not None and owner_id == viewer.id
+
+    async def enforce(self, ctx: Context, owner_id: int | None = None) -> None:
+        """Raise Unauthenticated or Forbidden unless the caller passes this rule."""
+        if self.anonymous:
+            return
+        viewer = await authenticate(ctx)
+        if not self.allows(viewer, owner_id):
+            raise Forbidden(f"Your role ({viewer.role.value}) may not use this: {self.name}")
+
+
+ANYONE = Rule("anyone, signed in or not", anonymous=True)
+SIGNED_IN = Rule("any signed-in user")
+STAFF = Rule("managers and admins only", frozenset({Role.MANAGER, Role.ADMIN}))
+ADMIN = Rule("admins only", frozenset({Role.ADMIN}))
+SELF_OR_ADMIN = Rule("the user themself and admins only", frozenset({Role.ADMIN}), owner=True)
+
+
+# --- object rules: which objects a viewer may see -------------------------------------------
+
+STAFF_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
+MEMBER_CAMPAIGN_STATUSES = (CampaignStatus.ACTIVE,)
+
+
+def may_see_user(viewer: UserRow | None, user_id: int) -> bool:
+    """Staff see every user; a member sees only themself."""
+    if viewer is None:
+        return False
+    return viewer.role in STAFF_ROLES or viewer.id == user_id
+
+
+def may_see_campaign(viewer: UserRow | None, status: CampaignStatus) -> bool:
+    """Staff see every campaign; a member sees ACTIVE campaigns only."""
+    if viewer is None:
+        return False
+    return viewer.role in STAFF_ROLES or status in MEMBER_CAMPAIGN_STATUSES
+
+
+def campaign_statuses_for(
+    viewer: UserRow, requested: Collection[CampaignStatus] | None
+) -> tuple[CampaignStatus, ...] | None:
+    """The statuses a campaign list may hold for this viewer (None: any).
+
+    A member asking for statuses they may not see gets an empty list, not an error: the
+    filter narrows what they may see.
+    """
+    if viewer.role in STAFF_ROLES:
+        return tuple(requested) if requested else None
+    if not requested:
+        return MEMBER_CAMPAIGN_STATUSES
+    return tuple(s for s in requested if s in MEMBER_CAMPAIGN_STATUSES)
+
+
+async def scope_campaigns(ctx: Context, flt: CampaignFilter) -> CampaignFilter:
+    """Narrow a campaign list's filter to what the viewer may see."""
+    viewer = await authenticate(ctx)
+    return replace(flt, statuses=campaign_statuses_for(viewer, flt.statuses))

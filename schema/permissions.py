@@ -1,0 +1,193 @@
+"""Access rules for the whole schema, in one table, applied as Strawberry permission classes.
+
+Every root Query and Mutation field needs an entry in RULES (a field without one is refused
+for everyone, and tests/test_authorization_matrix.py fails naming the line to add). Object
+fields with their own rule (like `User.email`) are listed too. The rules themselves, and which
+objects each viewer may see (OBJECT_RULES), live in `resolvers/auth.py`.
+
+Fields returning objects that have an object rule (User, Campaign, or the Node interface) are
+guarded automatically: an object the viewer may not see becomes null plus a FORBIDDEN error,
+including inside lists such as `nodes(ids:)` and connections. List resolvers also narrow
+their rows to what the viewer may see (`auth.scope_campaigns`), so a member's page holds no
+forbidden rows rather than errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types.base import StrawberryContainer, get_object_definition
+from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
+
+from db.users import UserRow
+from resolvers import auth
+from resolvers.auth import ADMIN, ANYONE, SELF_OR_ADMIN, SIGNED_IN, STAFF, Rule
+from resolvers.context import Info
+from resolvers.errors import Forbidden
+from schema.campaigns import Campaign
+from schema.users import User
+
+# Schema coordinate -> rule. One line per field; keep the groups sorted.
+RULES: dict[str, Rule] = {
+    # Query
+    "Query.abTest": STAFF,
+    "Query.abTests": STAFF,
+    "Query.admin": ADMIN,
+    "Query.affinitySummary": STAFF,
+    "Query.campaign": SIGNED_IN,  # a member gets FORBIDDEN for a campaign that is not ACTIVE
+    "Query.campaigns": SIGNED_IN,  # a member's list holds ACTIVE campaigns only
+    "Query.me": SIGNED_IN,
+    "Query.merchants": SIGNED_IN,
+    "Query.node": SIGNED_IN,  # object rules decide per object
+    "Query.nodes": SIGNED_IN,
+    "Query.user": SIGNED_IN,  # a member gets FORBIDDEN for anyone but themself
+    # Mutation
+    "Mutation.completeCampaign": STAFF,
+    "Mutation.completePasswordReset": ANYONE,
+    "Mutation.createCampaign": STAFF,
+    "Mutation.createMerchant": STAFF,
+    "Mutation.createUser": ADMIN,
+    "Mutation.deleteCampaign": STAFF,
+    "Mutation.launchCampaign": STAFF,
+    "Mutation.login": ANYONE,
+    "Mutation.pauseCampaign": STAFF,
+    "Mutation.resetUserPassword": ADMIN,
+    "Mutation.setUserStatus": ADMIN,
+    "Mutation.updateCampaign": STAFF,
+    "Mutation.updateMerchant": STAFF,
+    "Mutation.updateSettings": ADMIN,
+    "Mutation.updateUser": ADMIN,
+    # Object fields
+    "Campaign.abTests": STAFF,
+    "Campaign.analyticsSummary": STAFF,
+    "Campaign.dailyAnalytics": STAFF,
+    "User.accounts": SELF_OR_ADMIN,
+    "User.email": SELF_OR_ADMIN,
+    "User.merchantAffinities": SELF_OR_ADMIN,
+    "User.rewards": SELF_OR_ADMIN,
+    "User.rewardsSummary": SELF_OR_ADMIN,
+    "User.spending": SELF_OR_ADMIN,
+    "User.transactions": SELF_OR_ADMIN,
+}
+
+# Refuses a root field that has no entry in RULES: new fields are closed until given a rule.
+NO_RULE = Rule("nobody: this field has no access rule yet", frozenset())
+
+
+def _owner_of(source: Any) -> int | None:
+    """The user who owns `source`, for owner rules: a User owns itself."""
+    return source.pk if isinstance(source, User) else None
+
+
+class Allowed(BasePermission):
+    """Passes when the caller satisfies `rule`; raises UNAUTHENTICATED or FORBIDDEN if not."""
+
+    def __init__(self, coordinate: str, rule: Rule) -> None:
+        self.coordinate = coordinate
+        self.rule = rule
+        self.message = f"{coordinate}: {rule.name}"
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        await self.rule.enforce(info.context, _owner_of(source))
+        return True
+
+
+# Which objects a viewer may see, by GraphQL type.
+OBJECT_RULES: dict[type, Callable[[UserRow | None, Any], bool]] = {
+    User: lambda viewer, user: auth.may_see_user(viewer, user.pk),
+    Campaign: lambda viewer, campaign: auth.may_see_campaign(viewer, campaign.status),
+}
+
+
+def _hidden(viewer: UserRow | None, obj: Any) -> bool:
+    check = OBJECT_RULES.get(type(obj))
+    return check is not None and not check(viewer, obj)
+
+
+class OnlyVisible(FieldExtension):
+    """Replace each object the viewer may not see with null plus a FORBIDDEN error."""
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        result = await next_(source, info, **kwargs)
+        if result is None:
+            return None
+        viewer = await auth.viewer_or_none(info.context)
+        if isinstance(result, list):
+            # graphql-core turns an exception in a list into null at that index plus an error.
+            return [_forbidden(o) if o is not None and _hidden(viewer, o) else o for o in result]
+        if _hidden(viewer, result):
+            raise _forbidden(result)
+        return result
+
+
+def _forbidden(obj: Any) -> Forbidden:
+    return Forbidden(f"You may not see this {type(obj).__name__}")
+
+
+def _named_type(type_: Any) -> Any:
+    while isinstance(type_, StrawberryContainer):
+        type_ = type_.of_type
+    return type_
+
+
+def _guarded(type_: Any) -> bool:
+    """Whether values of this type may hold objects with an object rule."""
+    definition = get_object_definition(type_)
+    if definition is None:
+        return False
+    if definition.is_interface:
+        return any(issubclass(cls, type_) for cls in OBJECT_RULES)
+    return type_ in OBJECT_RULES
+
+
+def _coordinate(type_name: str, field: StrawberryField) -> str:
+    return f"{type_name}.{field.graphql_name or to_camel_case(field.python_name)}"
+
+
+def apply(*roots: type) -> None:
+    """Attach the rules to the root types' fields and the object fields reachable from them.
+
+    Call once, before building the schema. Specialised generics (`Connection[Campaign]`) are
+    walked like any type; unspecialised ones and interfaces have no fields of their own to guard.
+    """
+    seen: set[type] = set()
+    # Object-rule types too: some are reachable only through the Node interface.
+    pending = [*roots, *OBJECT_RULES]
+    root_names = {get_object_definition(r, strict=True).name for r in roots}
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        definition = get_object_definition(cls, strict=True)
+        for field in definition.fields:
+            named = _named_type(field.type)
+            if _guarded(named):
+                field.extensions.insert(0, OnlyVisible())
+            coordinate = _coordinate(definition.name, field)
+            rule = RULES.get(coordinate)
+            if rule is None and definition.name in root_names:
+                rule = NO_RULE
+            if rule is not None:
+                # Strawberry runs the last extension first: check access before anything else.
+                field.extensions.append(
+                    PermissionExtension([Allowed(coordinate, rule)], use_directives=False)
+                )
+            child = get_object_definition(named)
+            if child is not None and not child.is_graphql_generic and not child.is_interface:
+                pending.append(named)
+
+
+def root_coordinates(schema: Any) -> list[str]:
+    """Every root Query and Mutation field, as `Type.field` (what RULES must cover)."""
+    out: list[str] = []
+    for root in (schema._schema.query_type, schema._schema.mutation_type):
+        if root is not None:
+            out.extend(f"{root.name}.{name}" for name in root.fields)
+    return sorted(out)

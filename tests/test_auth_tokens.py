@@ -1,0 +1,187 @@
+"""Signing in and access tokens: login, expiry, tampering, algorithms, disabled users."""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import jwt
+
+from resolvers.auth import Tokens
+from tests import factories as f
+from tests.conftest import JWT_SECRET, TOKENS, Api, StatementCounter
+
+LOGIN = """
+mutation ($email: String!, $password: String!) {
+  login(input: {email: $email, password: $password}) {
+    token expiresAt user { id email role } userErrors { field message code }
+  }
+}
+"""
+ME = "{ me { id name email } }"
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _error(body: dict) -> tuple[str, str]:
+    [error] = body["errors"]
+    return error["extensions"]["code"], error["message"]
+
+
+async def test_login_returns_a_token_that_signs_later_requests_in(
+    anon: Api, conn: asyncpg.Connection
+) -> None:
+    uid = await f.user(conn, "mia@example.com", name="Mia", role="MEMBER")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    payload = (await anon.data(LOGIN, {"email": "MIA@example.com", "password": f.PASSWORD}))[
+        "login"
+    ]
+
+    assert payload["userErrors"] == []
+    assert payload["user"] == {
+        "id": f.gid("User", uid),
+        "email": "mia@example.com",
+        "role": "MEMBER",
+    }
+    expires = datetime.fromisoformat(payload["expiresAt"])
+    assert before + timedelta(minutes=60) <= expires <= before + timedelta(minutes=61)
+    me = await anon.data(ME, headers=_auth(payload["token"]))
+    assert me["me"] == {"id": f.gid("User", uid), "name": "Mia", "email": "mia@example.com"}
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_refusal(
+    anon: Api, conn: asyncpg.Connection
+) -> None:
+    await f.user(conn, "mia@example.com")
+    wrong_password = await anon.data(LOGIN, {"email": "mia@example.com", "password": "nope"})
+    unknown_email = await anon.data(LOGIN, {"email": "who@example.com", "password": f.PASSWORD})
+    assert wrong_password == unknown_email
+    assert wrong_password["login"]["token"] is None
+    assert wrong_password["login"]["userErrors"] == [
+        {"field": None, "message": "The email or password is wrong", "code": "INVALID_CREDENTIALS"}
+    ]
+
+
+async def test_disabled_user_cannot_log_in(anon: Api, conn: asyncpg.Connection) -> None:
+    await f.user(conn, "gone@example.com", status="DISABLED")
+    payload = (await anon.data(LOGIN, {"email": "gone@example.com", "password": f.PASSWORD}))[
+        "login"
+    ]
+    assert payload["token"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["ACCOUNT_DISABLED"]
+
+
+async def test_disabling_a_user_stops_their_token_at_once(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    uid = await f.user(conn, "mia@example.com")
+    member = api.as_user(uid)
+    assert (await member.data(ME))["me"]["id"] == f.gid("User", uid)
+    set_status = """
+    mutation ($id: ID!, $status: UserStatus!) {
+      setUserStatus(input: {userId: $id, status: $status}) { user { status } userErrors { code } }
+    }
+    """
+
+    await api.data(set_status, {"id": f.gid("User", uid), "status": "DISABLED"})
+    assert _error(await member.gql(ME)) == ("UNAUTHENTICATED", "This account is disabled")
+
+    await api.data(set_status, {"id": f.gid("User", uid), "status": "ACTIVE"})
+    assert (await member.data(ME))["me"]["id"] == f.gid("User", uid)
+
+
+async def test_expired_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
+    uid = await f.user(conn)
+    old = TOKENS.issue(uid, now=datetime.now(UTC) - timedelta(minutes=61)).token
+    assert _error(await anon.gql(ME, headers=_auth(old))) == (
+        "UNAUTHENTICATED",
+        "The access token has expired; sign in again",
+    )
+
+
+def _segments(token: str) -> list[str]:
+    return token.split(".")
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_tampered_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
+    member = await f.user(conn, "mia@example.com")
+    admin = await f.user(conn, "boss@example.com", role="ADMIN")
+    header, payload, signature = _segments(TOKENS.issue(member).token)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = ".".join([header, _b64({**claims, "sub": str(admin)}), signature])
+    assert _error(await anon.gql(ME, headers=_auth(forged))) == (
+        "UNAUTHENTICATED",
+        "The access token is invalid",
+    )
+
+
+async def test_unsigned_alg_none_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
+    uid = await f.user(conn, role="ADMIN")
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"sub": str(uid), "iss": "campaign-graphql", "iat": now, "exp": now + 600}
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    assert _error(await anon.gql(ME, headers=_auth(unsigned)))[0] == "UNAUTHENTICATED"
+
+
+async def test_tokens_with_another_algorithm_or_secret_are_refused(
+    anon: Api, conn: asyncpg.Connection
+) -> None:
+    uid = await f.user(conn, role="ADMIN")
+    now = datetime.now(UTC)
+    claims = {"sub": str(uid), "iss": "campaign-graphql", "iat": now, "exp": now + timedelta(1)}
+    with warnings.catch_warnings():  # PyJWT warns that the key is short for HS512: true
+        warnings.simplefilter("ignore")
+        hs512 = jwt.encode(claims, JWT_SECRET, algorithm="HS512")
+    other_secret = Tokens("another-secret-that-is-also-long-enough!!").issue(uid).token
+    for token in (hs512, other_secret, "not.a.token", "garbage"):
+        assert _error(await anon.gql(ME, headers=_auth(token))) == (
+            "UNAUTHENTICATED",
+            "The access token is invalid",
+        ), token
+
+
+async def test_token_of_a_deleted_user_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
+    uid = await f.user(conn)
+    token = TOKENS.issue(uid).token
+    await conn.execute("DELETE FROM users WHERE id = $1", uid)
+    assert _error(await anon.gql(ME, headers=_auth(token)))[0] == "UNAUTHENTICATED"
+
+
+async def test_anonymous_and_malformed_headers_are_told_how_to_sign_in(anon: Api) -> None:
+    code, message = _error(await anon.gql(ME))
+    assert code == "UNAUTHENTICATED" and "Bearer" in message and "login" in message
+    code, message = _error(await anon.gql(ME, headers={"Authorization": "Basic dXNlcjpwdw=="}))
+    assert (code, message) == (
+        "UNAUTHENTICATED",
+        "The Authorization header must be `Bearer <token>`",
+    )
+
+
+async def test_login_and_introspection_work_with_a_bad_token(
+    anon: Api, conn: asyncpg.Connection
+) -> None:
+    await f.user(conn, "mia@example.com")
+    bad = _auth("garbage")
+    data = await anon.data(LOGIN, {"email": "mia@example.com", "password": f.PASSWORD}, headers=bad)
+    assert data["login"]["token"]
+    schema = await anon.data("{ __schema { queryType { name } } }", headers=bad)
+    assert schema == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+async def test_loading_the_viewer_costs_one_statement(
+    api: Api, statements: StatementCounter
+) -> None:
+    await api.data("{ me { id } }")  # warm up: a first query runs asyncpg type introspection
+    statements.reset()
+    await api.data("{ me { id name } }")
+    assert statements.count == 1, statements.statements
