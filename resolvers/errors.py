@@ -23,6 +23,7 @@ class ErrorCode(enum.Enum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    TAKEN = "TAKEN"
 
 
 @dataclass(frozen=True)

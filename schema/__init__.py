@@ -10,6 +10,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
+from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
 
@@ -33,6 +34,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
+        QueryLimits,
         MaskInternalErrors,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
