@@ -26,12 +26,11 @@ class Violation:
 
 
 KNOWN: dict[str, Violation] = {
-    "users_email_key": Violation("email", "Another user already has this email", ErrorCode.TAKEN),
+    "users_email_key": Violation(
+        "email", "Another user already has this email", ErrorCode.EMAIL_TAKEN
+    ),
     "campaigns_merchant_id_fkey": Violation(
         "merchantId", "No merchant has this ID", ErrorCode.NOT_FOUND
-    ),
-    "ab_test_variants_ab_test_id_name_key": Violation(
-        "name", "The A/B test already has a variant with this name", ErrorCode.TAKEN
     ),
 }
 

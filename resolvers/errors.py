@@ -23,7 +23,7 @@ class ErrorCode(enum.Enum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
-    TAKEN = "TAKEN"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,7 @@ ErrorCode = described_enum(
         "changed the object first.",
         "CAMPAIGN_ENDED": "The campaign's end date has passed.",
         "BUDGET_EXHAUSTED": "The campaign's budget is spent.",
-        "TAKEN": "A value that must be unique (an email, a name within its parent) is "
-        "already used.",
+        "EMAIL_TAKEN": "Another user already has this email (compared case-insensitively).",
     },
 )
 

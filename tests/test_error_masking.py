@@ -135,7 +135,7 @@ async def test_nul_character_in_text_is_a_user_error(api: Api, conn: asyncpg.Con
     assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0
 
 
-async def test_duplicate_email_maps_to_a_taken_user_error(conn: asyncpg.Connection) -> None:
+async def test_duplicate_email_maps_to_an_email_taken_user_error(conn: asyncpg.Connection) -> None:
     from resolvers.constraints import problem_for
     from resolvers.errors import ErrorCode
 
@@ -144,7 +144,7 @@ async def test_duplicate_email_maps_to_a_taken_user_error(conn: asyncpg.Connecti
         await f.user(conn, "ANN@example.com")  # citext: the same email
     problem = problem_for(raised.value)
     assert problem is not None
-    assert (problem.field, problem.code) == (("email",), ErrorCode.TAKEN)
+    assert (problem.field, problem.code) == (("email",), ErrorCode.EMAIL_TAKEN)
     assert not INTERNALS.search(problem.message)
 
 
