@@ -171,3 +171,40 @@ async def test_database_stop_and_restart(
     finally:
         await conn.close()
     assert [r["action"] for r in actions] == ["campaign.launch"]
+
+
+async def test_statement_and_acquire_timeouts_bound_a_request(
+    db_dsn: str, conn: asyncpg.Connection
+) -> None:
+    """A statement stuck on a lock is cancelled at the statement timeout; a request that
+    cannot get a pooled connection gives up at the acquire timeout. Both: SERVICE_UNAVAILABLE."""
+    m = await f.merchant(conn)
+    c = await f.campaign(conn, m)
+    tight = PoolSettings(min_size=1, max_size=1, statement_timeout_ms=800, acquire_timeout_s=0.3)
+    application = create_app(db_dsn, pool_settings=tight, apply_migrations=False)
+    locker = await asyncpg.connect(db_dsn)
+    tx = locker.transaction()
+    await tx.start()
+    await locker.execute("SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE", c)
+    try:
+        async with application.router.lifespan_context(application) as state:
+            app: Any = _WithLifespanState(application, dict(state or {}))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                stuck = asyncio.create_task(
+                    timed(gql(client, LAUNCH, {"id": f.gid("Campaign", c)}))
+                )
+                await asyncio.sleep(0.2)  # the launch now holds the only connection
+                starved, starved_s = await timed(gql(client, CAMPAIGNS))
+                blocked, blocked_s = await stuck
+    finally:
+        await tx.rollback()
+        await locker.close()
+
+    for response in (starved, blocked):
+        codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+        assert codes == {"SERVICE_UNAVAILABLE"}, response.json()
+    assert starved_s < tight.acquire_timeout_s + 0.5, starved_s
+    assert 0.7 < blocked_s < tight.statement_timeout_ms / 1000 + 0.7, blocked_s
+    assert await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", c) == "DRAFT"
+    assert await conn.fetchval("SELECT count(*) FROM audit_logs") == 0
