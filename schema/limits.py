@@ -202,6 +202,8 @@ class _Walker:
         named = get_named_type(definition.type)
         if "first" in definition.args or "last" in definition.args:
             multiplier *= self._page_size(node)
+        elif "ids" in definition.args:
+            multiplier *= self._list_length(node, "ids")
         if is_composite_type(named):
             m.cost += multiplier
         self.walk(node.selection_set, named, depth + 1, multiplier, seen)
@@ -218,14 +220,23 @@ class _Walker:
         # Larger sizes are refused by the connection itself (BAD_USER_INPUT), before SQL.
         return max(0, min(size, MAX_PAGE_SIZE.maximum))
 
+    def _list_length(self, node: FieldNode, name: str) -> int:
+        """How many objects a list argument (`nodes(ids:)`) asks for."""
+        for arg in node.arguments or ():
+            if arg.name.value == name:
+                if isinstance(arg.value, ListValueNode):
+                    return len(arg.value.values)
+                if isinstance(arg.value, VariableNode):
+                    given = self.variables.get(arg.value.name.value)
+                    return len(given) if isinstance(given, list) else 1
+        return 1
+
     def _int_value(self, value: ValueNode) -> int | None:
         if isinstance(value, IntValueNode):
             return int(value.value)
         if isinstance(value, VariableNode):
             given = self.variables.get(value.name.value)
             return given if isinstance(given, int) and not isinstance(given, bool) else None
-        if isinstance(value, ListValueNode):
-            return len(value.values)
         return None
 
 

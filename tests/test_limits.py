@@ -193,6 +193,19 @@ async def test_cost_multiplies_page_sizes_down_the_tree(
     assert "errors" not in body
 
 
+async def test_cost_counts_each_id_asked_of_nodes(
+    api: Api, tight: Any, statements: StatementCounter
+) -> None:
+    tight(max_cost=2)
+    query = "query ($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    ids = [f.gid("Campaign", n) for n in (1, 2, 3)]
+    error = the_error(await api.gql(query, {"ids": ids}))
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["message"] == "The query may return up to 3 objects; the cost limit is 2"
+    assert statements.count == 0
+    assert await api.data(query, {"ids": ids[:2]}) == {"nodes": [None, None]}
+
+
 async def test_default_cost_limit_refuses_aliased_full_pages(
     api: Api, statements: StatementCounter
 ) -> None:
