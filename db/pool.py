@@ -30,7 +30,7 @@ class PoolSettings:
         )
 
 
-class BoundedPool(asyncpg.Pool):
+class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no type stubs
     """A pool whose `acquire()` gives up after `acquire_timeout` seconds by default.
 
     asyncpg's own `timeout` pool argument bounds connecting only; a plain `acquire()` would
