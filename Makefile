@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test schema migrate seed clean
+.PHONY: run test fuzz load schema migrate seed clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The property-based test with many more examples than `make test` runs.
+fuzz: $(STAMP)
+	HYPOTHESIS_EXAMPLES=$${HYPOTHESIS_EXAMPLES:-2000} $(PY) -m pytest -q tests/test_property_graphql.py
+
+# The load test (not part of `make test`): see bench/load.py --help.
+load: $(STAMP)
+	$(PY) bench/load.py $(LOAD_ARGS)
 
 schema: $(STAMP)
 	$(PY) server.py export-schema > schema.graphql

@@ -25,6 +25,7 @@ import asyncpg
 # Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -35,11 +36,12 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+import runtime
 from db import migrate as migrations
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from resolvers.context import Context, build_context, current_request_id, request_id_of
-from schema import schema
+from schema import limits, schema
 
 NAME = "campaign-graphql"
 VERSION = "0.1.0"
@@ -71,6 +73,14 @@ def _error_body(message: str, code: str) -> bytes:
     return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
 
 
+class RequestRefused(HTTPException):
+    """An HTTP-level refusal with its own `extensions.code` (BAD_REQUEST unless given)."""
+
+    def __init__(self, status_code: int, reason: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI app with our context and GraphQL-over-HTTP status codes.
 
@@ -94,7 +104,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 else "application/json"
             )
             response = Response(
-                _error_body(exc.reason, "BAD_REQUEST"),
+                _error_body(exc.reason, getattr(exc, "code", "BAD_REQUEST")),
                 status_code=exc.status_code,
                 media_type=media,
             )
@@ -116,6 +126,24 @@ class GraphQLApp(GraphQL[Context, None]):
             request.state.pool,
             request.state.tokens,
         )
+
+    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
+        # Replaces Strawberry's check: a coded refusal naming the cap, and every entry must be
+        # an object (Strawberry would fail on `[1, 2]` with an AttributeError).
+        cap = limits.LIMITS.max_batch
+        if len(request_data) > cap:
+            raise RequestRefused(
+                400,
+                f"The batch has {len(request_data)} operations; the limit is {cap} per request",
+                "BATCH_LIMIT_EXCEEDED",
+            )
+        if not request_data:
+            raise RequestRefused(400, "The batch is empty")
+        for item in request_data:
+            if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+                raise RequestRefused(400, "Each batched operation must be an object with a query")
+            if not isinstance(item.get("variables"), dict | None):
+                raise RequestRefused(400, "A batched operation's `variables` must be an object")
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -272,7 +300,12 @@ def create_app(
         finally:
             await pool.close()
 
-    graphql_app = GraphQLApp(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    settings = runtime.RuntimeSettings.from_env()
+    graphql_app = GraphQLApp(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+    )
     app = Starlette(
         routes=[
             Route("/", index),
@@ -286,11 +319,22 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
+        )
+    # Outermost: an oversized body is refused before anything else reads it.
+    app.add_middleware(runtime.BodySizeLimit, max_bytes=limits.LIMITS.max_body_bytes)
     return app
 
 
 def app_from_env() -> Starlette:
     """The uvicorn factory (`server:app_from_env`): each worker builds its own app and pool."""
+    runtime.refuse_unless_ready_for_production()
     return create_app(apply_migrations=False)
 
 
@@ -341,6 +385,7 @@ async def _demo_admin_token(url: str, tokens: Tokens) -> str | None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    runtime.refuse_unless_ready_for_production()
     embedded = not os.environ.get("DATABASE_URL")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit instead
     # lets atexit handlers run, which stop the embedded PostgreSQL.
@@ -373,6 +418,9 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # SIGTERM: stop accepting, let in-flight requests finish (at most this long), close
+        # the pool in the lifespan.
+        timeout_graceful_shutdown=int(os.environ.get("GRACEFUL_SHUTDOWN_S", "30")),
         log_level=os.environ.get("LOG_LEVEL", "info").lower(),
     )
 

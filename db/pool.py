@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -27,6 +28,21 @@ class PoolSettings:
             statement_timeout_ms=int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "5000")),
             acquire_timeout_s=float(os.environ.get("DB_ACQUIRE_TIMEOUT_S", "5")),
         )
+
+
+class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no type stubs
+    """A pool whose `acquire()` gives up after `acquire_timeout` seconds by default.
+
+    asyncpg's own `timeout` pool argument bounds connecting only; a plain `acquire()` would
+    wait for a free connection forever.
+    """
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        self.acquire_timeout = acquire_timeout
+        super().__init__(*args, **kwargs)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -51,10 +67,17 @@ async def create_pool(
         if on_connect is not None:
             await on_connect(conn)
 
-    pool = await asyncpg.create_pool(
+    # The arguments asyncpg.create_pool passes, with our subclass.
+    pool = BoundedPool(
         dsn,
+        acquire_timeout=settings.acquire_timeout_s,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         min_size=settings.min_size,
         max_size=settings.max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
         init=init,
         timeout=settings.acquire_timeout_s,
         command_timeout=settings.statement_timeout_ms / 1000 + 1,
@@ -63,5 +86,5 @@ async def create_pool(
             "statement_timeout": str(settings.statement_timeout_ms),
         },
     )
-    assert pool is not None
+    await pool
     return pool

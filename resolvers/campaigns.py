@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from strawberry import UNSET
 
 from db import campaigns as db
 from db.campaigns import CampaignFilter, CampaignRow, CampaignStatus, RewardType, Transition
 from db.pagination import Page
-from resolvers import audit
+from resolvers import audit, constraints
 from resolvers.context import Context
 from resolvers.errors import ErrorCode
 from resolvers.ids import InvalidGlobalId, from_global_id
@@ -151,11 +152,14 @@ async def create(ctx: Context, given: CampaignInput) -> Outcome[CampaignRow]:
     cleaned = await _clean(ctx, given, _BLANK)
     if cleaned.value is None:
         return Outcome(None, cleaned.problems)
-    async with ctx.transaction() as conn:
-        row = await db.insert(conn, cleaned.value, ctx.viewer_id)
-        await audit.record(
-            conn, ctx, "campaign.create", "Campaign", row.id, None, audit.snapshot(row)
-        )
+    try:
+        async with ctx.transaction() as conn:
+            row = await db.insert(conn, cleaned.value, ctx.viewer_id)
+            await audit.record(
+                conn, ctx, "campaign.create", "Campaign", row.id, None, audit.snapshot(row)
+            )
+    except asyncpg.IntegrityConstraintViolationError as error:
+        return constraints.refuse(error)  # e.g. the merchant was deleted since the check
     return Outcome(row)
 
 
@@ -202,6 +206,15 @@ async def update(
     pk = _campaign_pk(global_id)
     if pk is None:
         return _invalid_id(global_id)
+    try:
+        return await _update(ctx, pk, expected_version, given)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        return constraints.refuse(error)
+
+
+async def _update(
+    ctx: Context, pk: int, expected_version: int | None, given: CampaignInput
+) -> Outcome[CampaignRow]:
     async with ctx.transaction() as conn:
         current = await db.lock(conn, pk)
         if current is None:

@@ -22,7 +22,10 @@ class Checker:
 
     def text(self, field: str, value: str, *, max_length: int, required: bool = True) -> str:
         cleaned = value.strip()
-        if required and not cleaned:
+        if "\x00" in cleaned:
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+            self.fail(field, f"{field} must not contain NUL characters", ErrorCode.INVALID)
+        elif required and not cleaned:
             self.fail(field, f"{field} must not be blank", ErrorCode.BLANK)
         elif len(cleaned) > max_length:
             self.fail(field, f"{field} must be at most {max_length} characters", ErrorCode.TOO_LONG)

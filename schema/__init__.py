@@ -16,6 +16,7 @@ from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
+from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
 from schema.users import UserQuery
@@ -46,6 +47,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
+        QueryLimits,
         MaskInternalErrors,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

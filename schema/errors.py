@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 
 import asyncpg
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from resolvers.context import Context
@@ -25,6 +25,8 @@ UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.QueryCanceledError,
+    # Class 57: the server is shutting down or restarting (admin or crash shutdown).
+    asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
     ConnectionError,
     OSError,
@@ -50,6 +52,8 @@ def _request_id(execution_context: object) -> str | None:
 def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
     request_id = _request_id(execution_context)
     for error in errors:
+        # Parse errors from ParserCache's hook bypass the masking extension; code them here.
+        _with_code(error)
         kind = classify(error)
         if kind is None:
             continue
@@ -79,7 +83,7 @@ class MaskInternalErrors(SchemaExtension):
     def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
         kind = classify(error)
         if kind is None:
-            return error
+            return _with_code(error)
         if kind == "unavailable":
             message = "The database is unavailable; retry shortly"
             code = "SERVICE_UNAVAILABLE"
@@ -92,3 +96,16 @@ class MaskInternalErrors(SchemaExtension):
             path=error.path,
             extensions={"code": code, "requestId": request_id},
         )
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    """Give parse and validation errors (which graphql-core leaves uncoded) a code."""
+    if (error.extensions or {}).get("code") or error.path is not None:
+        return error
+    code = (
+        "GRAPHQL_PARSE_FAILED"
+        if isinstance(error, GraphQLSyntaxError)
+        else ("GRAPHQL_VALIDATION_FAILED")
+    )
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error
