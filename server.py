@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import asyncpg
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,9 +100,13 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return json.loads(data)
-        except (ValueError, RecursionError) as exc:  # includes invalid UTF-8
+            return orjson.loads(data)
+        except (ValueError, RecursionError) as exc:  # includes invalid UTF-8 and deep nesting
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: 570 µs -> 34 µs for a Q2-shaped (~3,000 field) response (bench/README.md).
+        return orjson.dumps(data)
 
     async def process_result(
         self, request: Request, result: ExecutionResult
