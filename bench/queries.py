@@ -58,7 +58,9 @@ query Q2 {
       }
       abTestsByCampaignId(orderBy: PRIMARY_KEY_ASC) { nodes {
         rowId name status
-        abTestVariantsByAbTestId(orderBy: PRIMARY_KEY_ASC) { nodes { rowId name impressions conversions } }
+        abTestVariantsByAbTestId(orderBy: PRIMARY_KEY_ASC) {
+          nodes { rowId name impressions conversions }
+        }
       } }
     } }
   }
@@ -110,8 +112,13 @@ def _q1_pg(data: Any) -> Any:
 def _q3_ours(data: Any) -> Any:
     conn = data["user"]["transactions"]
     return [
-        (e["node"]["id"], e["node"]["amount"]["currency"], e["node"]["category"],
-         _ts(e["node"]["occurredAt"]), e["node"]["description"])
+        (
+            e["node"]["id"],
+            e["node"]["amount"]["currency"],
+            e["node"]["category"],
+            _ts(e["node"]["occurredAt"]),
+            e["node"]["description"],
+        )
         for e in conn["edges"]
     ]
 
@@ -119,26 +126,39 @@ def _q3_ours(data: Any) -> Any:
 def _q3_pg(data: Any) -> Any:
     conn = data["userByRowId"]["transactionsByUserId"]
     return [
-        (gid("Transaction", int(e["node"]["rowId"])), e["node"]["currency"],
-         e["node"]["category"], _ts(e["node"]["occurredAt"]), e["node"]["description"])
+        (
+            gid("Transaction", int(e["node"]["rowId"])),
+            e["node"]["currency"],
+            e["node"]["category"],
+            _ts(e["node"]["occurredAt"]),
+            e["node"]["description"],
+        )
         for e in conn["edges"]
     ]
 
 
 def _q2_ours(data: Any) -> Any:
     return [
-        (e["node"]["id"], e["node"]["name"], e["node"]["merchant"]["name"],
-         len(e["node"]["dailyAnalytics"]), len(e["node"]["abTests"]))
+        (
+            e["node"]["id"],
+            e["node"]["name"],
+            e["node"]["merchant"]["name"],
+            len(e["node"]["dailyAnalytics"]),
+            len(e["node"]["abTests"]),
+        )
         for e in data["campaigns"]["edges"]
     ]
 
 
 def _q2_pg(data: Any) -> Any:
     return [
-        (gid("Campaign", int(e["node"]["rowId"])), e["node"]["name"],
-         e["node"]["merchantByMerchantId"]["name"],
-         len(e["node"]["campaignAnalyticsDailiesByCampaignId"]["nodes"]),
-         len(e["node"]["abTestsByCampaignId"]["nodes"]))
+        (
+            gid("Campaign", int(e["node"]["rowId"])),
+            e["node"]["name"],
+            e["node"]["merchantByMerchantId"]["name"],
+            len(e["node"]["campaignAnalyticsDailiesByCampaignId"]["nodes"]),
+            len(e["node"]["abTestsByCampaignId"]["nodes"]),
+        )
         for e in data["allCampaigns"]["edges"]
     ]
 
@@ -171,19 +191,33 @@ def _member_pk(i: int) -> int:
 
 QUERIES = [
     Query(
-        "Q1", "one campaign by id, 8 fields", Q1_OURS, Q1_PG,
+        "Q1",
+        "one campaign by id, 8 fields",
+        Q1_OURS,
+        Q1_PG,
         lambda i: {"id": gid("Campaign", _campaign_pk(i))},
         lambda i: {"id": str(_campaign_pk(i))},
-        _q1_ours, _q1_pg,
+        _q1_ours,
+        _q1_pg,
     ),
     Query(
-        "Q2", "50 campaigns x merchant, createdBy, 7 daily rows, abTests", Q2_OURS, Q2_PG,
-        lambda i: WEEK, lambda i: {}, _q2_ours, _q2_pg,
+        "Q2",
+        "50 campaigns x merchant, createdBy, 7 daily rows, abTests",
+        Q2_OURS,
+        Q2_PG,
+        lambda i: WEEK,
+        lambda i: {},
+        _q2_ours,
+        _q2_pg,
     ),
     Query(
-        "Q3", "a member's 50 newest transactions, keyset page", Q3_OURS, Q3_PG,
+        "Q3",
+        "a member's 50 newest transactions, keyset page",
+        Q3_OURS,
+        Q3_PG,
         lambda i: {"id": gid("User", _member_pk(i))},
         lambda i: {"id": str(_member_pk(i))},
-        _q3_ours, _q3_pg,
+        _q3_ours,
+        _q3_pg,
     ),
 ]

@@ -149,14 +149,20 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", SERVER_CPUS, *cmd]
     return subprocess.Popen(
-        cmd, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        cwd=ROOT, start_new_session=True,
+        cmd,
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
     )
 
 
 def start_ours(dsn: str, port: int, workers: int, logs: Path) -> subprocess.Popen[bytes]:
     env = {
-        "DATABASE_URL": dsn, "APP_ENV": "production", "LOG_LEVEL": "warning",
+        "DATABASE_URL": dsn,
+        "APP_ENV": "production",
+        "LOG_LEVEL": "warning",
         "WORKERS": str(workers),
     }
     cmd = [sys.executable, "server.py", "serve", "--port", str(port), "--workers", str(workers)]
@@ -214,15 +220,28 @@ def wrk(url: str, bodies: list[bytes], connections: int, duration: int, pid: int
         script.write_text(WRK_SCRIPT)
         lines.write_bytes(b"\n".join(bodies) + b"\n")
         cmd = [
-            "wrk", "-t", "2" if connections >= 100 else "1", "-c", str(connections),
-            "-d", f"{duration}s", "--timeout", "10s", "-s", str(script), url,
+            "wrk",
+            "-t",
+            "2" if connections >= 100 else "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
         ]
         if shutil.which("taskset"):
             cmd = ["taskset", "-c", WRK_CPUS, *cmd]
         before = cpu_ticks(pid)
         done = subprocess.run(
-            cmd, env={**os.environ, "BENCH_BODIES": str(lines)}, capture_output=True,
-            text=True, timeout=duration + 60,
+            cmd,
+            env={**os.environ, "BENCH_BODIES": str(lines)},
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
         )
         out = done.stdout
         after = cpu_ticks(pid)
@@ -240,7 +259,8 @@ def wrk(url: str, bodies: list[bytes], connections: int, duration: int, pid: int
 def fmt(s: dict[str, Any]) -> str:
     return (
         f"{s['rps']:8.0f} req/s  mean {s['mean_us'] / 1000:6.1f} ms  p50 {s['p50_us'] / 1000:6.1f}"
-        f"  p99 {s['p99_us'] / 1000:7.1f}  err {s['errors']:5d}  cpu/req {s['cpu_ms_per_req']:.2f} ms"
+        f"  p99 {s['p99_us'] / 1000:7.1f}  err {s['errors']:5d}"
+        f"  cpu/req {s['cpu_ms_per_req']:.2f} ms"
     )
 
 
@@ -261,14 +281,22 @@ def main() -> None:
     logs = results_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ours_url, pg_url = "http://127.0.0.1:18401/graphql", "http://127.0.0.1:18402/graphql"
-    print(f"pinning: servers on CPU {SERVER_CPUS}, wrk on CPU {WRK_CPUS}, PostgreSQL unpinned "
-          f"({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
-    print(f"our server: {args.workers} worker(s), APP_ENV=production; PostGraphile v5 amber, 1 process")
+    print(
+        f"pinning: servers on CPU {SERVER_CPUS}, wrk on CPU {WRK_CPUS}, PostgreSQL unpinned "
+        f"({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    )
+    print(f"our server: {args.workers} worker(s), APP_ENV=production; PostGraphile v5 amber")
     procs: dict[str, subprocess.Popen[bytes]] = {}
     report: dict[str, Any] = {
-        "date": stamp, "machine": platform.node(), "cores": os.cpu_count(), "label": args.label,
-        "workers": args.workers, "duration_s": args.duration, "server_cpus": SERVER_CPUS,
-        "wrk_cpus": WRK_CPUS, "results": [],
+        "date": stamp,
+        "machine": platform.node(),
+        "cores": os.cpu_count(),
+        "label": args.label,
+        "workers": args.workers,
+        "duration_s": args.duration,
+        "server_cpus": SERVER_CPUS,
+        "wrk_cpus": WRK_CPUS,
+        "results": [],
     }
     try:
         procs["ours"] = start_ours(dsn, 18401, args.workers, logs)
