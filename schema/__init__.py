@@ -10,6 +10,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
+from schema.fast_execution import FastExecutionContext
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
 
@@ -37,4 +38,5 @@ schema = Schema(
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],
+    execution_context_class=FastExecutionContext,
 )
