@@ -268,7 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", default="10,100,500")
-    parser.add_argument("--queries", default="Q1,Q2,Q3")
+    parser.add_argument("--queries", default="Q1,Q2,Q2a,Q3")
     parser.add_argument("--workers", type=int, default=1, help="our server's worker processes")
     parser.add_argument("--reseed", action="store_true", help="drop and seed the database again")
     parser.add_argument("--no-postgraphile", action="store_true", help="only our server")

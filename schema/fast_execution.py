@@ -40,6 +40,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # (response name, resolver, leaf type, non-null) for a plain leaf field, else
@@ -103,53 +104,54 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plan = self._plan(parent_type, grouped_field_set)
-        if all(step[1] is None for step in plan):
-            return super().execute_fields(
-                parent_type, source_value, path, grouped_field_set, position_context
-            )
-        # The stock loop, with plain leaves completed inline. Field order is kept: the
-        # response map is filled in selection order either way.
+        # The stock loop (graphql-core's `Executor.execute_fields`), with plain leaves
+        # completed inline. Results are stored in selection order either way.
         results: dict[str, Any] = {}
-        slow: dict[str, Any] = {}
-        for response_name, resolve, leaf, non_null in plan:
-            if resolve is not None:
-                try:
-                    value = resolve(source_value, None)
-                    if value is None:
-                        if not non_null:
-                            results[response_name] = None
-                            continue
-                    elif not isinstance(value, Exception) and not self.is_awaitable(value):
-                        coerced = leaf.coerce_output_value(value)  # type: ignore[union-attr]
-                        if coerced is not None and coerced is not Undefined:
-                            results[response_name] = coerced
-                            continue
-                except Exception:  # the stock path below reports it exactly
-                    pass
-            results[response_name] = None  # placeholder: keeps selection order
-            slow[response_name] = grouped_field_set[response_name]
-        if not slow:
+        is_awaitable = self.is_awaitable
+        awaitable_names: list[str] = []
+        try:
+            for response_name, resolve, leaf, non_null in self._plan(
+                parent_type, grouped_field_set
+            ):
+                if resolve is not None:
+                    try:
+                        value = resolve(source_value, None)
+                        if value is None:
+                            if not non_null:
+                                results[response_name] = None
+                                continue
+                        elif not isinstance(value, Exception) and not is_awaitable(value):
+                            coerced = leaf.coerce_output_value(value)  # type: ignore[union-attr]
+                            if coerced is not None and coerced is not Undefined:
+                                results[response_name] = coerced
+                                continue
+                    except Exception:  # the stock path below reports it exactly
+                        pass
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    grouped_field_set[response_name],
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:  # Undefined: a field the schema does not know
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_names.append(response_name)
+        except Exception:
+            if awaitable_names:  # settle the other fields' work, as the stock loop does
+                self.settle_in_background([results[name] for name in awaitable_names])
+            raise
+        if not awaitable_names:
             return results
-        # Everything else goes through the stock loop (resolvers, objects, lists, errors).
-        rest = super().execute_fields(parent_type, source_value, path, slow, position_context)
-        if self.is_awaitable(rest):
 
-            async def merge() -> dict[str, Any]:
-                done: dict[str, Any] = await rest  # type: ignore[misc]
-                results.update(done)
-                return _drop_missing(results, slow, done)
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_names) == 1:
+                name = awaitable_names[0]
+                results[name] = await results[name]
+            else:
+                awaited = await gather_with_cancel(*(results[n] for n in awaitable_names))
+                results.update(zip(awaitable_names, awaited, strict=True))
+            return results
 
-            return merge()
-        results.update(rest)  # type: ignore[arg-type]
-        return _drop_missing(results, slow, rest)  # type: ignore[arg-type]
-
-
-def _drop_missing(
-    results: dict[str, Any], slow: dict[str, Any], rest: dict[str, Any]
-) -> dict[str, Any]:
-    """Stock `execute_fields` omits fields the schema does not know (Undefined); so do we."""
-    for name in slow:
-        if name not in rest:
-            del results[name]
-    return results
+        return get_results()
