@@ -329,6 +329,16 @@ def _export_schema(args: argparse.Namespace) -> None:
     sys.stdout.write(schema.as_str() + "\n")
 
 
+def default_workers() -> int:
+    """WORKERS if set; in production one worker per core (one Python process uses one core,
+    and each worker has its own pool of DB_POOL_MAX connections); else 1."""
+    if "WORKERS" in os.environ:
+        return int(os.environ["WORKERS"])
+    if os.environ.get("APP_ENV") == "production":
+        return os.cpu_count() or 1
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command")
@@ -353,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WORKERS", "1")),
-        help="worker processes (env WORKERS, default 1)",
+        default=default_workers(),
+        help="worker processes (env WORKERS; default: the number of cores with "
+        "APP_ENV=production, else 1)",
     )
     serve.set_defaults(func=_serve)
 
