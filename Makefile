@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz load schema migrate seed clean
+.PHONY: run test fuzz load schema migrate seed clean bench bench-setup
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ migrate: $(STAMP)
 
 seed: $(STAMP)
 	$(PY) server.py seed
+
+# Side-by-side with PostGraphile (bench/README.md); not part of `make test`.
+bench-setup: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	bench/setup.sh
+
+bench: bench-setup
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data

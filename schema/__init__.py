@@ -16,6 +16,7 @@ from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
+from schema.fast_execution import FastExecutionContext
 from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
@@ -52,4 +53,5 @@ schema = Schema(
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],
+    execution_context_class=FastExecutionContext,
 )

@@ -1,0 +1,237 @@
+"""The fast executor (schema/fast_execution.py) gives exactly the stock executor's answers.
+
+Two identical databases (demo data, then cloned) serve two copies of the app; every request
+goes to one through the fast executor and to the other through Strawberry's stock executor,
+and the responses must be equal. Mutations run on both, so both databases stay identical.
+The requests: every GraphQL document found in the test suite (with variables made from the
+demo data), and queries generated from the schema by hypothesis-graphql.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import itertools
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from graphql import (
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    OperationDefinitionNode,
+    parse,
+    type_from_ast,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import from_schema
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from db.seed import seed_demo
+from schema import schema
+from schema.fast_execution import FastExecutionContext, _leaf_recipe
+from server import create_app
+from tests.conftest import (
+    JWT_SECRET,
+    PgServer,
+    _WithLifespanState,
+    bearer,
+    drop_database,
+    with_database,
+)
+
+TESTS = Path(__file__).parent
+# Timestamps written by now() differ between the two databases by the time between requests.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?")
+# Measurements that differ between any two requests (and pools), whichever executor runs them.
+MEASURED = re.compile(r'"(latencyMs|uptimeSeconds|poolSize|poolInUse)":[0-9.e+-]+')
+
+
+def suite_documents() -> Iterator[str]:
+    """Every string literal in tests/ that parses as a GraphQL document with an operation."""
+    for path in sorted(TESTS.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if "{" not in text:
+                    continue
+                try:
+                    document = parse(text)
+                except GraphQLError:
+                    continue
+                if any(isinstance(d, OperationDefinitionNode) for d in document.definitions):
+                    yield text
+
+
+def _gid(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def variable_sets(document: str, ids: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """A few variable assignments per document: real IDs of each type, small page sizes."""
+    [operation] = [d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode)]
+    all_ids = [i for values in ids.values() for i in values]
+    sets: list[dict[str, Any]] = []
+    for type_name in ids:
+        variables: dict[str, Any] = {}
+        for definition in operation.variable_definitions or ():
+            t = type_from_ast(schema._schema, definition.type)
+            inner = t.of_type if isinstance(t, GraphQLNonNull) else t
+            name = definition.variable.name.value
+            if str(inner) == "ID":
+                variables[name] = ids[type_name][0]
+            elif isinstance(inner, GraphQLList) and "ID" in str(inner):
+                variables[name] = all_ids[:4] + ["not-an-id"]
+            elif str(inner) == "Int":
+                variables[name] = 2
+            elif isinstance(t, GraphQLNonNull):
+                return []  # an input we cannot invent: the document's own test covers it
+        sets.append(variables)
+    return sets
+
+
+@pytest.fixture
+async def twin_apps(pg_server: PgServer, db_dsn: str) -> AsyncIterator[list[httpx.AsyncClient]]:
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await seed_demo(conn)
+        admin_id = await conn.fetchval("SELECT id FROM users WHERE email = 'admin@example.com'")
+    finally:
+        await conn.close()
+    source = urlsplit(db_dsn).path.lstrip("/")
+    twin = f"{source}_twin"
+    admin = await asyncpg.connect(pg_server.admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{twin}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+    finally:
+        await admin.close()
+    clients = []
+    try:
+        async with (
+            _client(db_dsn, admin_id) as fast_client,
+            _client(with_database(pg_server.admin_dsn, twin), admin_id) as stock_client,
+        ):
+            clients = [fast_client, stock_client]
+            yield clients
+    finally:
+        await drop_database(pg_server, twin)
+
+
+def _client(dsn: str, admin_id: int) -> Any:
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def open_client() -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(dsn, apply_migrations=False, jwt_secret=JWT_SECRET)
+        async with app.router.lifespan_context(app) as state:
+            transport = httpx.ASGITransport(app=_WithLifespanState(app, dict(state or {})))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", headers=bearer(admin_id)
+            ) as c:
+                yield c
+
+    return open_client()
+
+
+_request_ids = itertools.count()
+
+
+async def both(clients: list[httpx.AsyncClient], query: str, variables: dict[str, Any]) -> Any:
+    """(fast response, stock response), each as (status, normalised body)."""
+    answers = []
+    headers = {"x-request-id": f"diff-{next(_request_ids)}"}
+    for client, executor in zip(
+        clients, (FastExecutionContext, StrawberryGraphQLCoreExecutionContext), strict=True
+    ):
+        schema.execution_context_class = executor
+        try:
+            r = await client.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
+            )
+        finally:
+            schema.execution_context_class = FastExecutionContext
+        text = MEASURED.sub(r'"\1":<measured>', TIMESTAMP.sub("<ts>", r.text))
+        answers.append((r.status_code, text))
+    return answers
+
+
+async def demo_ids(clients: list[httpx.AsyncClient]) -> dict[str, list[str]]:
+    body = (await clients[1].post("/graphql", json={"query": IDS})).json()["data"]
+    campaigns = [e["node"]["id"] for e in body["campaigns"]["edges"]]
+    merchants = [e["node"]["id"] for e in body["merchants"]["edges"]]
+    return {"Campaign": campaigns, "Merchant": merchants, "Other": [_gid("Campaign", 10**9)]}
+
+
+IDS = """
+{ campaigns(first: 5) { edges { node { id } } } merchants(first: 5) { edges { node { id } } } }
+"""
+
+
+def test_plain_scalar_fields_take_the_fast_path_and_resolver_fields_do_not() -> None:
+    campaign = schema._schema.get_type("Campaign")
+    assert _leaf_recipe(campaign.fields["name"]) is not None
+    assert _leaf_recipe(campaign.fields["status"]) is not None
+    assert _leaf_recipe(campaign.fields["merchant"]) is None  # custom resolver
+    assert _leaf_recipe(campaign.fields["budget"]) is None  # object type
+    user = schema._schema.get_type("User")
+    assert _leaf_recipe(user.fields["name"]) is not None
+    assert _leaf_recipe(user.fields["email"]) is None  # guarded by a permission class
+
+
+async def test_suite_documents_give_identical_responses(twin_apps: list[Any]) -> None:
+    documents = sorted(set(suite_documents()))
+    assert len(documents) >= 3  # the collection found the suite's documents
+    ids = await demo_ids(twin_apps)
+    compared = 0
+    for document in documents:
+        for variables in variable_sets(document, ids):
+            fast, stock = await both(twin_apps, document, variables)
+            assert fast == stock, (document, variables)
+            compared += 1
+    assert compared >= len(documents)
+
+
+def generated_queries(count: int) -> list[str]:
+    """Deterministic queries from the schema, arguments included (mostly invalid IDs)."""
+    collected: list[str] = []
+    scalars = {
+        "DateTime": st.just("2026-01-01T00:00:00+00:00").map(_string_node),
+        "Decimal": st.sampled_from(["1.5", "0"]).map(_string_node),
+        "Date": st.sampled_from(["2026-01-01", "2026-02-01"]).map(_string_node),
+        "JSON": st.sampled_from(["50", "x"]).map(_string_node),
+    }
+
+    @settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(from_schema(schema.as_str(), custom_scalars=scalars))
+    def collect(query: str) -> None:
+        collected.append(query)
+
+    collect()
+    return collected
+
+
+def _string_node(value: str) -> Any:
+    from graphql import StringValueNode
+
+    return StringValueNode(value=value)
+
+
+async def test_generated_queries_give_identical_responses(twin_apps: list[Any]) -> None:
+    queries = generated_queries(80)
+    assert len(queries) >= 40
+    for query in queries:
+        fast, stock = await both(twin_apps, query, {})
+        assert fast == stock, query
