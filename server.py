@@ -467,6 +467,9 @@ def _serve(args: argparse.Namespace) -> None:
         # SIGTERM: stop accepting, let in-flight requests finish (at most this long), close
         # the pool in the lifespan.
         timeout_graceful_shutdown=int(os.environ.get("GRACEFUL_SHUTDOWN_S", "30")),
+        # Longer than the idle timeout of common load balancers (60 s), so the server is not
+        # the side that closes an idle keep-alive connection just as a request goes out on it.
+        timeout_keep_alive=int(os.environ.get("HTTP_KEEP_ALIVE_S", "65")),
         log_level=os.environ.get("LOG_LEVEL", "info").lower(),
     )
 

@@ -11,7 +11,8 @@ request budget runs out. Printed per round: requests, errors, throughput, p50/p9
 Exit status 1 on any error (transport failure, non-200, top-level error, unexpected userError)
 or any lost update: every transition a client saw succeed must be exactly one audit row with
 that version, and each campaign's final version and status must follow from them.
-`--token` (or AUTH_TOKEN) sends `Authorization: Bearer <token>` once authentication is on.
+Clients sign in with `login` like any frontend: the manager's token for campaign reads and
+launch/pause, the member's for their own transactions.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -49,7 +51,6 @@ query { campaigns(first: 10, filter: {status: [ACTIVE, PAUSED]}) {
   nodes { id name version budget { amount currency } merchant { id name }
           createdBy { id name role } } } }
 """
-MEMBER_PLAIN = "query ($id: ID!) { node(id: $id) { id ... on User { name role status } } }"
 MEMBER_TRANSACTIONS = """
 query ($id: ID!) { node(id: $id) { id ... on User { name
   transactions(first: 10) { edges { node { id } } } } } }
@@ -66,11 +67,20 @@ def gid(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
+LOGIN = """
+mutation ($email: String!) { login(input: {email: $email, password: "bench password"}) {
+  token userErrors { code } } }
+"""
+
+
 @dataclass
 class Fixture:
     dsn: str
     campaign_ids: list[int]
     member_id: int
+    # Authorization headers, filled in once the server is up.
+    manager: dict[str, str] = field(default_factory=dict)
+    member: dict[str, str] = field(default_factory=dict)
 
 
 async def prepare_database() -> Fixture:
@@ -128,7 +138,12 @@ def free_port() -> int:
 
 def spawn_server(dsn: str, workers: int, port: int) -> subprocess.Popen[bytes]:
     """`make run`-style serving (server.py serve) with the given worker count, on loopback."""
-    env = {**os.environ, "DATABASE_URL": dsn, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "warning")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "JWT_SECRET": os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "warning"),
+    }
     command = ["server.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(
         [sys.executable, *command, "--workers", str(workers)], cwd=ROOT, env=env
@@ -161,20 +176,21 @@ class Round:
     successes: list[tuple[int, str, int, str]] = field(default_factory=list)
 
 
-async def member_query(client: httpx.AsyncClient) -> str:
-    body = (
-        await client.post(
-            "/graphql", json={"query": '{ __type(name: "User") { fields { name } } }'}
-        )
-    ).json()
-    fields = {f["name"] for f in ((body.get("data") or {}).get("__type") or {}).get("fields", [])}
-    return MEMBER_TRANSACTIONS if "transactions" in fields else MEMBER_PLAIN
+async def sign_in(base: str, fx: Fixture) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        for email, target in (("manager@bench.test", fx.manager), ("member@bench.test", fx.member)):
+            body = (
+                await client.post("/graphql", json={"query": LOGIN, "variables": {"email": email}})
+            ).json()
+            token = ((body.get("data") or {}).get("login") or {}).get("token")
+            if not token:
+                raise SystemExit(f"login as {email} failed: {body}")
+            target["authorization"] = f"Bearer {token}"
 
 
 async def one_client(
     client: httpx.AsyncClient,
     fx: Fixture,
-    member: str,
     deadline: float,
     budget: int,
     rnd: random.Random,
@@ -185,19 +201,21 @@ async def one_client(
             return
         roll = rnd.random()
         mutation = None
+        headers = fx.manager
         if roll < 0.4:
             payload: dict[str, Any] = {"query": LIST}
         elif roll < 0.65:
             payload = {"query": NESTED}
         elif roll < 0.8:
-            payload = {"query": member, "variables": {"id": gid("User", fx.member_id)}}
+            payload = {"query": MEMBER_TRANSACTIONS, "variables": {"id": gid("User", fx.member_id)}}
+            headers = fx.member
         else:
             mutation = rnd.choice(["launchCampaign", "pauseCampaign"])
             pk = rnd.choice(fx.campaign_ids)
             payload = {"query": TRANSITION % mutation, "variables": {"id": gid("Campaign", pk)}}
         started = time.perf_counter()
         try:
-            response = await client.post("/graphql", json=payload)
+            response = await client.post("/graphql", json=payload, headers=headers)
         except httpx.HTTPError as exc:
             out.errors.append(f"transport: {exc!r}")
             continue
@@ -260,19 +278,13 @@ def percentile(values: list[float], p: float) -> float:
 
 async def run_round(base: str, fx: Fixture, clients: int, args: argparse.Namespace) -> Round:
     out = Round()
-    headers = {"authorization": f"Bearer {args.token}"} if args.token else {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=args.timeout
-    ) as client:
-        member = await member_query(client)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=args.timeout) as client:
         deadline = time.monotonic() + args.duration
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                one_client(
-                    client, fx, member, deadline, args.requests, random.Random(args.seed + i), out
-                )
+                one_client(client, fx, deadline, args.requests, random.Random(args.seed + i), out)
                 for i in range(clients)
             )
         )
@@ -292,6 +304,7 @@ async def run_round(base: str, fx: Fixture, clients: int, args: argparse.Namespa
 async def main(args: argparse.Namespace) -> int:
     fx = await prepare_database()
     process, base = await start_server(fx.dsn, args.workers)
+    await sign_in(base, fx)
     failed = False
     all_successes: list[tuple[int, str, int, str]] = []
     print(
@@ -342,11 +355,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--timeout", type=float, default=30.0, help="per-request timeout (default 30 s)"
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("AUTH_TOKEN"),
-        help="bearer token sent with every request (env AUTH_TOKEN)",
-    )
     return parser.parse_args(argv)
 
 
