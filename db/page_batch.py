@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest
+from db.pagination import Keyset, Page, PageRequest, keyset_clauses, page_limit, page_of
 
 T = TypeVar("T")
 
@@ -36,19 +36,11 @@ async def fetch_pages(
     """
     conds = [f"{parent_column} = k.parent_id", *where]
     params: list[Any] = [list(parent_ids), *args]
-    forward = page.last is None
-    limit = page.first if forward else page.last
-    assert limit is not None
-    bound = page.after if forward else page.before
-    smaller = keyset.descending == forward
-    if bound is not None:
-        placeholders = ", ".join(f"${len(params) + i + 1}" for i in range(len(bound)))
-        params.extend(bound)
-        conds.append(f"({', '.join(keyset.columns)}) {'<' if smaller else '>'} ({placeholders})")
-    direction = "DESC" if smaller else "ASC"
-    params.append(limit + 1)
-    order = ", ".join(f"{c} {direction}" for c in keyset.columns)
-    outer_order = ", ".join(f"x.{c} {direction}" for c in keyset.columns)
+    bound_condition, order = keyset_clauses(keyset, page, params)
+    if bound_condition:
+        conds.append(bound_condition)
+    params.append(page_limit(page) + 1)
+    outer_order = ", ".join(f"x.{part}" for part in order.split(", "))
     sql = f"""
 SELECT k.n AS batch_position, x.*
 FROM unnest($1::bigint[]) WITH ORDINALITY AS k(parent_id, n)
@@ -61,19 +53,7 @@ ORDER BY k.n, {outer_order}
     grouped: dict[int, list[asyncpg.Record]] = {n: [] for n in range(1, len(parent_ids) + 1)}
     for r in await conn.fetch(sql, *params):
         grouped[r["batch_position"]].append(r)
-    pages = []
-    for n in range(1, len(parent_ids) + 1):
-        records = grouped[n]
-        more = len(records) > limit
-        records = records[:limit]
-        if not forward:
-            records.reverse()
-        rows = [to_row(r) for r in records]
-        if forward:
-            pages.append(Page(rows, has_next_page=more, has_previous_page=bound is not None))
-        else:
-            pages.append(Page(rows, has_next_page=bound is not None, has_previous_page=more))
-    return pages
+    return [page_of(grouped[n], page, to_row) for n in range(1, len(parent_ids) + 1)]
 
 
 async def counts(

@@ -61,33 +61,56 @@ async def fetch_page(
     """
     conds = list(where)
     params = list(args)
-    forward = page.last is None
-    limit = page.first if forward else page.last
-    assert limit is not None
-    bound = page.after if forward else page.before
-    # Walking forward along a descending order means keys get smaller.
-    smaller = keyset.descending == forward
-    if bound is not None:
-        placeholders = ", ".join(f"${len(params) + i + 1}" for i in range(len(bound)))
-        params.extend(bound)
-        cols = ", ".join(keyset.columns)
-        conds.append(f"({cols}) {'<' if smaller else '>'} ({placeholders})")
-    direction = "DESC" if smaller else "ASC"
-    order = ", ".join(f"{c} {direction}" for c in keyset.columns)
+    bound_condition, order = keyset_clauses(keyset, page, params)
+    if bound_condition:
+        conds.append(bound_condition)
     sql = select
     if conds:
         sql += " WHERE " + " AND ".join(conds)
-    params.append(limit + 1)
+    params.append(page_limit(page) + 1)
     sql += f" ORDER BY {order} LIMIT ${len(params)}"
-    records = await conn.fetch(sql, *params)
+    return page_of(await conn.fetch(sql, *params), page, to_row)
+
+
+def page_limit(page: PageRequest) -> int:
+    limit = page.first if page.last is None else page.last
+    assert limit is not None
+    return limit
+
+
+def keyset_clauses(keyset: Keyset, page: PageRequest, params: list[Any]) -> tuple[str | None, str]:
+    """(the key-bound predicate or None, the ORDER BY list) for reading `page`.
+
+    The bound's values are appended to `params` and numbered after what is already there.
+    """
+    forward = page.last is None
+    bound = page.after if forward else page.before
+    # Walking forward along a descending order means keys get smaller.
+    smaller = keyset.descending == forward
+    condition = None
+    if bound is not None:
+        placeholders = ", ".join(f"${len(params) + i + 1}" for i in range(len(bound)))
+        params.extend(bound)
+        condition = f"({', '.join(keyset.columns)}) {'<' if smaller else '>'} ({placeholders})"
+    direction = "DESC" if smaller else "ASC"
+    return condition, ", ".join(f"{c} {direction}" for c in keyset.columns)
+
+
+def page_of(
+    records: Sequence[asyncpg.Record], page: PageRequest, to_row: Callable[[asyncpg.Record], T]
+) -> Page[T]:
+    """The page from the `limit + 1` records read in the direction of travel."""
+    forward = page.last is None
+    limit = page_limit(page)
+    bounded = (page.after if forward else page.before) is not None
     more = len(records) > limit
-    records = records[:limit]
+    kept = list(records[:limit])
     if not forward:
-        records.reverse()
-    rows = [to_row(r) for r in records]
+        kept.reverse()
+    rows = [to_row(r) for r in kept]
     if forward:
-        return Page(rows, has_next_page=more, has_previous_page=bound is not None)
-    return Page(rows, has_next_page=bound is not None, has_previous_page=more)
+        return Page(rows, has_next_page=more, has_previous_page=bounded)
+    return Page(rows, has_next_page=bounded, has_previous_page=more)
 
 
 async def count(

@@ -11,8 +11,7 @@ from db.pagination import Page
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, from_global_id
-from resolvers.pagination import INT, CursorKind, page_request
-from resolvers.settings import MAX_PAGE_SIZE, int_setting
+from resolvers.pagination import INT, CursorKind, capped_request, read_page
 
 CURSOR = CursorKind("abTests", (INT,))
 SIGNIFICANCE = 0.05
@@ -36,19 +35,10 @@ async def list_ab_tests(
     before: str | None,
     flt: AbTestFilter,
 ) -> Page[AbTestRow]:
-    request = page_request(
-        CURSOR,
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    request = await capped_request(ctx, CURSOR, first=first, after=after, last=last, before=before)
+    return await read_page(
+        ctx, request, lambda conn, r: db.page(conn, r, flt), ctx.loaders.ab_test_by_id
     )
-    async with ctx.connection() as conn:
-        page = await db.page(conn, request, flt)
-    for row in page.rows:
-        ctx.loaders.ab_test_by_id.prime(row.id, row)
-    return page
 
 
 async def count_ab_tests(ctx: Context, flt: AbTestFilter) -> int:

@@ -21,8 +21,8 @@ from resolvers import audit
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Problem
 from resolvers.outcome import Outcome
-from resolvers.pagination import DATETIME, INT, CursorKind, page_request
-from resolvers.settings import KNOWN, MAX_PAGE_SIZE, SettingSpec, check_value, int_setting
+from resolvers.pagination import DATETIME, INT, CursorKind, capped_request, read_page
+from resolvers.settings import KNOWN, SettingSpec, check_value
 
 STARTED = time.monotonic()
 HEALTH_TIMEOUT_S = 1.0
@@ -87,19 +87,10 @@ def audit_cursor(row: AuditRow) -> str:
 async def list_users(
     ctx: Context, *, first: int | None, after: str | None, flt: UserFilter
 ) -> Page[UserRow]:
-    request = page_request(
-        USER_CURSOR,
-        first=first,
-        after=after,
-        last=None,
-        before=None,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    request = await capped_request(ctx, USER_CURSOR, first=first, after=after)
+    return await read_page(
+        ctx, request, lambda conn, r: users_db.page(conn, r, flt), ctx.loaders.user_by_id
     )
-    async with ctx.connection() as conn:
-        page = await users_db.page(conn, request, flt)
-    for row in page.rows:
-        ctx.loaders.user_by_id.prime(row.id, row)
-    return page
 
 
 async def count_users(ctx: Context, flt: UserFilter) -> int:
@@ -110,16 +101,8 @@ async def count_users(ctx: Context, flt: UserFilter) -> int:
 async def list_audit_logs(
     ctx: Context, *, first: int | None, after: str | None, flt: AuditFilter
 ) -> Page[AuditRow]:
-    request = page_request(
-        AUDIT_CURSOR,
-        first=first,
-        after=after,
-        last=None,
-        before=None,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
-    )
-    async with ctx.connection() as conn:
-        return await audit_db.page(conn, request, flt)
+    request = await capped_request(ctx, AUDIT_CURSOR, first=first, after=after)
+    return await read_page(ctx, request, lambda conn, r: audit_db.page(conn, r, flt))
 
 
 async def count_audit_logs(ctx: Context, flt: AuditFilter) -> int:

@@ -17,8 +17,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode
 from resolvers.ids import InvalidGlobalId, from_global_id
 from resolvers.outcome import Outcome
-from resolvers.pagination import INT, CursorKind, page_request
-from resolvers.settings import MAX_PAGE_SIZE, int_setting
+from resolvers.pagination import INT, CursorKind, capped_request, read_page
 from resolvers.validation import Checker
 
 CURSOR = CursorKind("campaigns", (INT,))
@@ -37,19 +36,10 @@ async def list_campaigns(
     before: str | None,
     flt: CampaignFilter,
 ) -> Page[CampaignRow]:
-    request = page_request(
-        CURSOR,
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    request = await capped_request(ctx, CURSOR, first=first, after=after, last=last, before=before)
+    return await read_page(
+        ctx, request, lambda conn, r: db.page(conn, r, flt), ctx.loaders.campaign_by_id
     )
-    async with ctx.connection() as conn:
-        page = await db.page(conn, request, flt)
-    for row in page.rows:
-        ctx.loaders.campaign_by_id.prime(row.id, row)
-    return page
 
 
 async def count_campaigns(ctx: Context, flt: CampaignFilter) -> int:

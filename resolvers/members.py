@@ -11,9 +11,8 @@ from db.users import UserRow
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, from_global_id
-from resolvers.pagination import DATETIME, INT, CursorKind, page_request
+from resolvers.pagination import DATETIME, INT, CursorKind, capped_request
 from resolvers.periods import period
-from resolvers.settings import MAX_PAGE_SIZE, int_setting
 
 MAX_AFFINITIES = 100
 DEFAULT_AFFINITIES = 10
@@ -52,13 +51,8 @@ async def list_transactions(
 ) -> Page[TransactionRow]:
     if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
         raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
-    request = page_request(
-        transaction_cursor(user_pk),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    request = await capped_request(
+        ctx, transaction_cursor(user_pk), first=first, after=after, last=last, before=before
     )
     page: Page[TransactionRow] = await ctx.loaders.transactions_page_by_user.load(
         (user_pk, request, flt)
@@ -87,13 +81,8 @@ async def list_rewards(
     before: str | None,
     statuses: tuple[RewardStatus, ...] | None,
 ) -> Page[RewardRow]:
-    request = page_request(
-        reward_cursor(user_pk),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    request = await capped_request(
+        ctx, reward_cursor(user_pk), first=first, after=after, last=last, before=before
     )
     page: Page[RewardRow] = await ctx.loaders.rewards_page_by_user.load(
         (user_pk, request, statuses)

@@ -10,13 +10,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from db.pagination import PageRequest
+import asyncpg
+from aiodataloader import DataLoader
+
+from db.pagination import Page, PageRequest
+from resolvers.context import Context
 from resolvers.errors import BadUserInput
+from resolvers.settings import MAX_PAGE_SIZE, int_setting
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -101,3 +108,38 @@ def page_request(
         first=first if first is not None else min(DEFAULT_PAGE_SIZE, max_page_size),
         after=kind.decode(after, "after") if after else None,
     )
+
+
+async def capped_request(
+    ctx: Context,
+    kind: CursorKind,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> PageRequest:
+    """`page_request` with the cap from the `max_page_size` setting."""
+    return page_request(
+        kind,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        max_page_size=await int_setting(ctx, MAX_PAGE_SIZE),
+    )
+
+
+async def read_page(
+    ctx: Context,
+    request: PageRequest,
+    fetch: Callable[[asyncpg.Connection, PageRequest], Awaitable[Page[T]]],
+    by_id: DataLoader | None = None,
+) -> Page[T]:
+    """Read one page on a pooled connection; prime `by_id` with its rows (keyed by `.id`)."""
+    async with ctx.connection() as conn:
+        page = await fetch(conn, request)
+    if by_id is not None:
+        for row in page.rows:
+            by_id.prime(row.id, row)  # type: ignore[attr-defined]
+    return page
