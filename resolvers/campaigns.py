@@ -262,7 +262,9 @@ async def apply(
             return await _explain(conn, pk, expected_version, verb, transition.allowed_from)
         row, before_status = moved
         after = audit.snapshot(row, _LIFECYCLE_FIELDS)
-        before = {**after, "status": before_status.value, "version": row.version - 1}
+        # The one statement reports only the status it moved from; that and the version are
+        # all of "before" we know for certain.
+        before = {"status": before_status.value, "version": row.version - 1}
         await audit.record(conn, ctx, transition.action, "Campaign", pk, before, after)
     return Outcome(row)
 
