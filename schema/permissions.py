@@ -23,7 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.extensions.field_extension import (
+    AsyncExtensionResolver,
+    FieldExtension,
+    SyncExtensionResolver,
+)
 from strawberry.types.base import StrawberryContainer, get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
@@ -112,6 +116,30 @@ class Guard(FieldExtension):
         self.rule = rule
         self.visibility = visibility
 
+    def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        """Fields with a plain (sync) resolver, like a connection edge's `node`: stay sync
+        when the viewer is known (no coroutine, no Task per list item)."""
+        viewer = info.context.viewer
+        if viewer is None:  # not loaded yet: graphql-core awaits what a resolver returns
+            return self._resolve_later(next_, source, info, kwargs)
+        if self.rule is not None and not self.rule.anonymous:
+            self.rule.check(viewer, _owner_of(source))
+        result = next_(source, info, **kwargs)
+        if result is None or not self.visibility:
+            return result
+        return self._visible(viewer, result)
+
+    async def _resolve_later(
+        self, next_: SyncExtensionResolver, source: Any, info: Info, kwargs: dict[str, Any]
+    ) -> Any:
+        ctx = info.context
+        if self.rule is not None:
+            await self.rule.enforce(ctx, _owner_of(source))
+        result = next_(source, info, **kwargs)
+        if result is None or not self.visibility:
+            return result
+        return self._visible(await auth.viewer_or_none(ctx), result)
+
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
@@ -120,7 +148,7 @@ class Guard(FieldExtension):
         if rule is not None and not rule.anonymous:
             viewer = ctx.viewer
             # Known viewer and the rule allows it: nothing to await. Otherwise `enforce`
-            # loads the viewer or raises UNAUTHENTICATED / FORBIDDEN, exactly as before.
+            # loads the viewer or raises UNAUTHENTICATED / FORBIDDEN.
             if viewer is None or not rule.allows(viewer, _owner_of(source)):
                 await rule.enforce(ctx, _owner_of(source))
         result = await next_(source, info, **kwargs)
@@ -129,6 +157,10 @@ class Guard(FieldExtension):
         viewer = ctx.viewer
         if viewer is None:
             viewer = await auth.viewer_or_none(ctx)
+        return self._visible(viewer, result)
+
+    @staticmethod
+    def _visible(viewer: UserRow | None, result: Any) -> Any:
         if viewer is not None and viewer.role in auth.STAFF_ROLES:
             return result  # staff may see every User and Campaign (resolvers/auth.py)
         if isinstance(result, list):
