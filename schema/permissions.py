@@ -116,6 +116,14 @@ class Guard(FieldExtension):
         self.rule = rule
         self.visibility = visibility
 
+    def prefetch_allowed(self, ctx: Any) -> bool:
+        """Whether the executor may load this field's data for a whole list in advance (see
+        schema/fast_execution.py): only when the viewer is known and the rule lets them use
+        the field whoever owns the object, so nothing is read for a field that will refuse."""
+        viewer = ctx.viewer
+        rule = self.rule
+        return viewer is not None and (rule is None or rule.anonymous or rule.allows(viewer))
+
     def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
         """Fields with a plain (sync) resolver, like a connection edge's `node`: stay sync
         when the viewer is known (no coroutine, no Task per list item)."""
