@@ -181,6 +181,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, tuple[GroupedFieldSet, list[_Step]]] = {}
         middleware = self.middleware_manager
         self._fast = middleware is None or middleware._middleware_resolvers is None
+        # (item type, id(field group)) -> field group, for list selections without recipes
+        self._nothing_to_prefetch: dict[tuple[str, int], FieldDetailsList] = {}
 
     def _plan(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Step]:
         cached = self._plans.get(id(fields))
@@ -291,8 +293,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             or not isinstance(named, GraphQLObjectType)
         ):
             return complete(item_type, field_details_list, info, path, items, position_context)
+        key = (named.name, id(field_details_list))
+        if key in self._nothing_to_prefetch:
+            return complete(item_type, field_details_list, info, path, items, position_context)
         loading: list[Awaitable[Any]] = []
-        self._prefetch(named, field_details_list, items, loading, depth=0)
+        if not self._prefetch(named, field_details_list, items, loading, depth=0):
+            # No recipe anywhere in this selection: skip the walk for the next such list.
+            self._nothing_to_prefetch[key] = field_details_list  # kept alive: the id stays
         if not loading:
             return complete(item_type, field_details_list, info, path, items, position_context)
 
@@ -314,7 +321,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         sources: list[Any],
         loading: list[Awaitable[Any]],
         depth: int,
-    ) -> None:
+    ) -> bool:
+        """Start the recipes' loads into `loading`; whether the selection has any recipe."""
+        found = False
         grouped = self.collect_subfields(parent_type, field_details_list).grouped_field_set
         for details in grouped.values():
             node = details[0].node
@@ -324,6 +333,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 continue
             recipe = definition.metadata.get(PREFETCH)
             if recipe is not None:
+                found = True
                 context = self.context_value
                 if not all(
                     getattr(e, "prefetch_allowed", _always)(context) for e in definition.extensions
@@ -352,5 +362,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             ):
                 name = definition.python_name
                 children = [c for c in (getattr(s, name, None) for s in sources) if c is not None]
-                if children:
-                    self._prefetch(child, details, children, loading, depth + 1)
+                if children and self._prefetch(child, details, children, loading, depth + 1):
+                    found = True
+        return found
