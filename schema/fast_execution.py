@@ -40,15 +40,21 @@ from __future__ import annotations
 
 from asyncio import isfuture
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -57,9 +63,17 @@ from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (response name, resolver, leaf type, non-null) for a plain leaf field, else
-# (response name, None, None, False).
-_Step = tuple[str, Callable[..., Any] | None, GraphQLScalarType | GraphQLEnumType | None, bool]
+# (response name, read(source) -> value, leaf type, non-null, type returned unchanged by the
+# leaf's serializer or None) for a plain leaf field, else (response name, None, None, False,
+# None).
+_Step = tuple[
+    str, Callable[[Any], Any] | None, GraphQLScalarType | GraphQLEnumType | None, bool, type | None
+]
+
+# Values of exactly these types are what graphql-core's serializers return unchanged (an Int
+# also needs the 32-bit range check): no call for them.
+_UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 # Key of a Strawberry field's metadata: `recipe(context, sources, arguments)` starts loading
 # what the field's resolver will load for each of `sources` (returns an awaitable, or None
@@ -142,11 +156,15 @@ def _start(value: Any) -> Any:
     return _Resume(value, yielded)
 
 
+def _call_without_info(resolve: Callable[..., Any], source: Any) -> Any:
+    return resolve(source, None)
+
+
 # Per field definition (they live as long as the schema): the plain-leaf recipe, or None.
 _leaf_recipes: dict[int, tuple[GraphQLField, Any]] = {}
 
 
-def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool] | None:
+def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] | None:
     cached = _leaf_recipes.get(id(field_def))
     if cached is not None and cached[0] is field_def:
         return cached[1]  # type: ignore[no-any-return]
@@ -167,7 +185,13 @@ def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool] | None:
         non_null = isinstance(field_def.type, GraphQLNonNull)
         leaf = field_def.type.of_type if non_null else field_def.type
         if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
-            recipe = (resolve, leaf, non_null)
+            # What Strawberry's basic resolver does: its default resolver (getattr) on the
+            # field's Python name. Anything else: call the resolver itself.
+            if strawberry_field is not None and strawberry_field.default_resolver is getattr:
+                read: Callable[[Any], Any] = attrgetter(strawberry_field.python_name)
+            else:
+                read = partial(_call_without_info, resolve)
+            recipe = (read, leaf, non_null, _UNCHANGED.get(leaf))  # type: ignore[call-overload]
     _leaf_recipes[id(field_def)] = (field_def, recipe)
     return recipe
 
@@ -194,7 +218,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, node.name.value)
             recipe = None if field_def is None or node.arguments else _leaf_recipe(field_def)
             if recipe is None:
-                plan.append((response_name, None, None, False))
+                plan.append((response_name, None, None, False, None))
             else:
                 plan.append((response_name, *recipe))
         self._plans[id(fields)] = (fields, plan)
@@ -218,12 +242,17 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_names: list[str] = []
         try:
-            for response_name, resolve, leaf, non_null in self._plan(
+            for response_name, read, leaf, non_null, unchanged in self._plan(
                 parent_type, grouped_field_set
             ):
-                if resolve is not None:
+                if read is not None:
                     try:
-                        value = resolve(source_value, None)
+                        value = read(source_value)
+                        if type(value) is unchanged and (
+                            unchanged is not int or _INT_MIN <= value <= _INT_MAX
+                        ):
+                            results[response_name] = value
+                            continue
                         if value is None:
                             if not non_null:
                                 results[response_name] = None
