@@ -1,11 +1,13 @@
 """CPU per request of the GraphQL layer alone: no HTTP, no load generator, one process.
 
-    .venv/bin/python bench/inprocess.py [--queries Q1,Q2a] [--n 300] [--stock]
+    .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--stock] [--profile]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
 the bench database included; HTTP, JSON and uvicorn excluded) and prints process CPU time
-per request. Far less noisy than wrk on a shared 2-core machine, so it is what we used to
-compare executor changes (`--stock` runs Strawberry's own executor for the comparison).
+per request. Each request is authenticated like over HTTP: the context carries the viewer's
+verified token (an ADMIN for Q1/Q2, the member for Q3), and the viewer is loaded per request.
+Far less noisy than wrk on a shared 2-core machine, so it is what we used to compare executor
+changes (`--stock` runs Strawberry's own executor for the comparison).
 Needs the bench database (`bench/run.py` seeds it).
 """
 
@@ -21,9 +23,12 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.queries import QUERIES  # noqa: E402
+import asyncpg  # noqa: E402
+
+from bench.queries import Dataset, build  # noqa: E402
 from db.embedded import EmbeddedPostgres  # noqa: E402
 from db.pool import create_pool  # noqa: E402
+from resolvers.auth import Credential  # noqa: E402
 from resolvers.context import Context  # noqa: E402
 from schema import schema  # noqa: E402
 
@@ -34,24 +39,46 @@ async def main(args: argparse.Namespace) -> None:
 
         schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
     dsn = EmbeddedPostgres(ROOT / ".data" / "bench-pg", stop_at_exit=False).dsn("campaign_bench")
+    conn = await asyncpg.connect(dsn)
+    try:
+        dataset = await Dataset.load(conn)
+    finally:
+        await conn.close()
     pool = await create_pool(dsn)
     request = SimpleNamespace(headers={}, state=SimpleNamespace(request_id="bench"))
     try:
-        for q in QUERIES:
+        for q in build(dataset):
             if q.name not in args.queries.split(","):
                 continue
 
             async def once(i: int, q=q) -> None:  # type: ignore[no-untyped-def]
-                ctx = Context(request=request, response=None, pool=pool, request_id="bench")  # type: ignore[arg-type]
+                ctx = Context(
+                    request=request,  # type: ignore[arg-type]
+                    response=None,
+                    pool=pool,
+                    request_id="bench",
+                    credential=Credential(user_id=q.viewer(i)),
+                )
                 result = await schema.execute(q.ours, q.ours_vars(i), context_value=ctx)
                 assert not result.errors, result.errors
 
             for i in range(20):  # warm caches and the pool
                 await once(i)
+            profiler = None
+            if args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0002, async_mode="disabled")
+                profiler.start()
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(args.n):
                 await once(i)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if profiler is not None:
+                profiler.stop()
+                out = ROOT / "bench" / "results" / f"profile-{q.name}.txt"
+                out.write_text(profiler.output_text(unicode=False, show_all=False))
+                print(f"profile: {out.relative_to(ROOT)}")
             print(
                 f"{q.name}: {cpu / args.n * 1e3:.2f} ms CPU/request, "
                 f"{wall / args.n * 1e3:.2f} ms wall/request over {args.n} sequential requests "
@@ -63,9 +90,12 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", default="Q1,Q2a")
+    parser.add_argument("--queries", default="Q1,Q2,Q3")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--stock", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument; text to bench/results/profile-Q*.txt"
+    )
     args = parser.parse_args()
     try:
         import uvloop

@@ -4,7 +4,7 @@ The two schemas name things differently (our `campaign(id:)` takes a Relay globa
 PostGraphile's `campaignByRowId(rowId:)` the primary key; our timestamps and PostGraphile's are
 both ISO 8601 but may differ in trailing zeros), so each query has a pair of documents and a
 `normalise` step that maps both responses to the same plain data before they are compared.
-Q2 and Q3 use the field names issue 3 specifies; they are skipped while our schema lacks them.
+Requests to our server carry a bearer token: an ADMIN's for Q1 and Q2, the member's own for Q3.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 Q1_OURS = """
@@ -39,7 +40,7 @@ query Q2($from: Date!, $to: Date!) {
       merchant { id name category }
       createdBy { id name }
       dailyAnalytics(from: $from, to: $to) { day impressions clicks conversions }
-      abTests { id name status variants { id name impressions conversions } }
+      abTests { id name status variants { name impressions conversions } }
     } }
   }
 }
@@ -52,42 +53,19 @@ query Q2 {
       rowId name status
       merchantByMerchantId { rowId name category }
       userByCreatedBy { rowId name }
-      # amber has no range filter; the bench data's last 7 days are the same rows as $from..$to
+      # amber has no range filter; the generator writes one row per day up to yesterday, so
+      # the 7 newest rows are the days $from..$to of ours (compared oldest first).
       campaignAnalyticsDailiesByCampaignId(first: 7, orderBy: DAY_DESC) {
         nodes { day impressions clicks conversions }
       }
       abTestsByCampaignId(orderBy: PRIMARY_KEY_ASC) { nodes {
         rowId name status
+        # the generator inserts the control first, then variant-a, variant-b: primary key
+        # order is our order (control first, then by name)
         abTestVariantsByAbTestId(orderBy: PRIMARY_KEY_ASC) {
-          nodes { rowId name impressions conversions }
+          nodes { name impressions conversions }
         }
       } }
-    } }
-  }
-}
-"""
-
-# Interim Q2 on fields that exist before issue 3: 50 campaigns x 10 scalars, merchant, createdBy
-# (~750 fields). Replaced in the goal table by Q2 once issue 3's fields land.
-Q2A_OURS = """
-query Q2a {
-  campaigns(first: 50) {
-    edges { node {
-      id name description status rewardType version startsAt endsAt createdAt updatedAt
-      merchant { id name category }
-      createdBy { id name role }
-    } }
-  }
-}
-"""
-
-Q2A_PG = """
-query Q2a {
-  allCampaigns(first: 50, orderBy: PRIMARY_KEY_DESC) {
-    edges { node {
-      rowId name description status rewardType version startsAt endsAt createdAt updatedAt
-      merchantByMerchantId { rowId name category }
-      userByCreatedBy { rowId name role }
     } }
   }
 }
@@ -137,9 +115,10 @@ def _q1_pg(data: Any) -> Any:
 
 def _q3_ours(data: Any) -> Any:
     conn = data["user"]["transactions"]
-    return [
+    return conn["pageInfo"]["hasNextPage"], [
         (
             e["node"]["id"],
+            Decimal(e["node"]["amount"]["amount"]),
             e["node"]["amount"]["currency"],
             e["node"]["category"],
             _ts(e["node"]["occurredAt"]),
@@ -151,10 +130,11 @@ def _q3_ours(data: Any) -> Any:
 
 def _q3_pg(data: Any) -> Any:
     conn = data["userByRowId"]["transactionsByUserId"]
-    return [
+    return conn["pageInfo"]["hasNextPage"], [
         (
             gid("Transaction", int(e["node"]["rowId"])),
-            e["node"]["currency"],
+            Decimal(int(e["node"]["amountCents"])).scaleb(-2),
+            e["node"]["currency"].strip(),
             e["node"]["category"],
             _ts(e["node"]["occurredAt"]),
             e["node"]["description"],
@@ -163,59 +143,71 @@ def _q3_pg(data: Any) -> Any:
     ]
 
 
-_TIMES = ("startsAt", "endsAt", "createdAt", "updatedAt")
-
-
-def _q2a_ours(data: Any) -> Any:
-    return [
-        {**e["node"], **{k: _ts(e["node"][k]) for k in _TIMES}} for e in data["campaigns"]["edges"]
-    ]
-
-
-def _q2a_pg(data: Any) -> Any:
+def _q2_ours(data: Any) -> Any:
     out = []
-    for e in data["allCampaigns"]["edges"]:
-        n = dict(e["node"])
-        m, u = n.pop("merchantByMerchantId"), n.pop("userByCreatedBy")
-        n["id"] = gid("Campaign", int(n.pop("rowId")))
-        n["merchant"] = {
-            "id": gid("Merchant", int(m["rowId"])),
-            "name": m["name"],
-            "category": m["category"],
-        }
-        n["createdBy"] = u and {
-            "id": gid("User", int(u["rowId"])),
-            "name": u["name"],
-            "role": u["role"],
-        }
-        out.append({**n, **{k: _ts(n[k]) for k in _TIMES}})
+    for e in data["campaigns"]["edges"]:
+        n = e["node"]
+        out.append(
+            {
+                "id": n["id"],
+                "name": n["name"],
+                "status": n["status"],
+                "merchant": n["merchant"],
+                "createdBy": n["createdBy"],
+                "daily": [
+                    (d["day"], d["impressions"], d["clicks"], d["conversions"])
+                    for d in n["dailyAnalytics"]
+                ],
+                "abTests": [
+                    (
+                        t["id"],
+                        t["name"],
+                        t["status"],
+                        [(v["name"], v["impressions"], v["conversions"]) for v in t["variants"]],
+                    )
+                    for t in n["abTests"]
+                ],
+            }
+        )
     return out
 
 
-def _q2_ours(data: Any) -> Any:
-    return [
-        (
-            e["node"]["id"],
-            e["node"]["name"],
-            e["node"]["merchant"]["name"],
-            len(e["node"]["dailyAnalytics"]),
-            len(e["node"]["abTests"]),
-        )
-        for e in data["campaigns"]["edges"]
-    ]
-
-
 def _q2_pg(data: Any) -> Any:
-    return [
-        (
-            gid("Campaign", int(e["node"]["rowId"])),
-            e["node"]["name"],
-            e["node"]["merchantByMerchantId"]["name"],
-            len(e["node"]["campaignAnalyticsDailiesByCampaignId"]["nodes"]),
-            len(e["node"]["abTestsByCampaignId"]["nodes"]),
+    out = []
+    for e in data["allCampaigns"]["edges"]:
+        n = e["node"]
+        m, u = n["merchantByMerchantId"], n["userByCreatedBy"]
+        daily = n["campaignAnalyticsDailiesByCampaignId"]["nodes"]
+        out.append(
+            {
+                "id": gid("Campaign", int(n["rowId"])),
+                "name": n["name"],
+                "status": n["status"],
+                "merchant": {
+                    "id": gid("Merchant", int(m["rowId"])),
+                    "name": m["name"],
+                    "category": m["category"],
+                },
+                "createdBy": u and {"id": gid("User", int(u["rowId"])), "name": u["name"]},
+                "daily": [
+                    (d["day"], int(d["impressions"]), int(d["clicks"]), int(d["conversions"]))
+                    for d in reversed(daily)
+                ],
+                "abTests": [
+                    (
+                        gid("AbTest", int(t["rowId"])),
+                        t["name"],
+                        t["status"],
+                        [
+                            (v["name"], int(v["impressions"]), int(v["conversions"]))
+                            for v in t["abTestVariantsByAbTestId"]["nodes"]
+                        ],
+                    )
+                    for t in n["abTestsByCampaignId"]["nodes"]
+                ],
+            }
         )
-        for e in data["allCampaigns"]["edges"]
-    ]
+    return out
 
 
 @dataclass(frozen=True)
@@ -229,60 +221,82 @@ class Query:
     pg_vars: Callable[[int], dict[str, Any]]
     normalise_ours: Callable[[Any], Any]
     normalise_pg: Callable[[Any], Any]
+    # who sends request i to our server: a user id (its bearer token goes with the request)
+    viewer: Callable[[int], int]
 
 
-CAMPAIGNS = 20_000
-MEMBERS = range(51, 2051)
-WEEK = {"from": "2026-11-08", "to": "2026-11-14"}  # the last 7 seeded days
+@dataclass(frozen=True)
+class Dataset:
+    """What the queries need to know about the seeded database (read by `Dataset.load`)."""
+
+    admin: int
+    campaigns: tuple[int, int]  # lowest and highest campaign id
+    members: tuple[int, ...]  # members who own transactions (Q3 reads theirs)
+    last_day: date  # the newest day with analytics rows
+
+    @classmethod
+    async def load(cls, conn: Any) -> Dataset:
+        row = await conn.fetchrow(
+            "SELECT (SELECT min(id) FROM users WHERE role = 'ADMIN') AS admin,"
+            " (SELECT min(id) FROM campaigns) AS lo, (SELECT max(id) FROM campaigns) AS hi,"
+            " (SELECT max(day) FROM campaign_analytics_daily) AS last_day"
+        )
+        members = await conn.fetch(
+            "SELECT id FROM users u WHERE role = 'MEMBER'"
+            " AND EXISTS (SELECT 1 FROM transactions t WHERE t.user_id = u.id) ORDER BY id"
+        )
+        ids = [r["id"] for r in members]
+        step = max(1, len(ids) // VARIETY)
+        return cls(
+            row["admin"], (row["lo"], row["hi"]), tuple(ids[::step][:VARIETY]), row["last_day"]
+        )
 
 
-def _campaign_pk(i: int) -> int:
-    return 1 + (i * 7919) % CAMPAIGNS
+VARIETY = 200  # different ids per query, so no single row is hot
 
 
-def _member_pk(i: int) -> int:
-    return MEMBERS[(i * 7919) % len(MEMBERS)]
+def build(ds: Dataset) -> list[Query]:
+    lo, hi = ds.campaigns
 
+    def campaign_pk(i: int) -> int:
+        return lo + (i * 7919) % (hi - lo + 1)
 
-QUERIES = [
-    Query(
-        "Q1",
-        "one campaign by id, 8 fields",
-        Q1_OURS,
-        Q1_PG,
-        lambda i: {"id": gid("Campaign", _campaign_pk(i))},
-        lambda i: {"id": str(_campaign_pk(i))},
-        _q1_ours,
-        _q1_pg,
-    ),
-    Query(
-        "Q2",
-        "50 campaigns x merchant, createdBy, 7 daily rows, abTests",
-        Q2_OURS,
-        Q2_PG,
-        lambda i: WEEK,
-        lambda i: {},
-        _q2_ours,
-        _q2_pg,
-    ),
-    Query(
-        "Q2a",
-        "interim: 50 campaigns x 10 fields, merchant, createdBy",
-        Q2A_OURS,
-        Q2A_PG,
-        lambda i: {},
-        lambda i: {},
-        _q2a_ours,
-        _q2a_pg,
-    ),
-    Query(
-        "Q3",
-        "a member's 50 newest transactions, keyset page",
-        Q3_OURS,
-        Q3_PG,
-        lambda i: {"id": gid("User", _member_pk(i))},
-        lambda i: {"id": str(_member_pk(i))},
-        _q3_ours,
-        _q3_pg,
-    ),
-]
+    def member_pk(i: int) -> int:
+        return ds.members[i % len(ds.members)]
+
+    week = {"from": (ds.last_day - timedelta(days=6)).isoformat(), "to": ds.last_day.isoformat()}
+    return [
+        Query(
+            "Q1",
+            "one campaign by id, 8 fields (as an ADMIN)",
+            Q1_OURS,
+            Q1_PG,
+            lambda i: {"id": gid("Campaign", campaign_pk(i))},
+            lambda i: {"id": str(campaign_pk(i))},
+            _q1_ours,
+            _q1_pg,
+            lambda i: ds.admin,
+        ),
+        Query(
+            "Q2",
+            "50 campaigns x merchant, createdBy, 7 daily rows, abTests (as an ADMIN)",
+            Q2_OURS,
+            Q2_PG,
+            lambda i: week,
+            lambda i: {},
+            _q2_ours,
+            _q2_pg,
+            lambda i: ds.admin,
+        ),
+        Query(
+            "Q3",
+            "a member's 50 newest transactions, keyset page (as that member)",
+            Q3_OURS,
+            Q3_PG,
+            lambda i: {"id": gid("User", member_pk(i))},
+            lambda i: {"id": str(member_pk(i))},
+            _q3_ours,
+            _q3_pg,
+            member_pk,
+        ),
+    ]

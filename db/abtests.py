@@ -47,7 +47,10 @@ KEYSET = Keyset(("id",), descending=True)
 
 
 def _row(r: asyncpg.Record) -> AbTestRow:
-    values = dict(r)
+    return _row_of(dict(r))
+
+
+def _row_of(values: dict[str, Any]) -> AbTestRow:
     values["status"] = AbTestStatus(values["status"])
     return AbTestRow(**values)
 
@@ -69,6 +72,28 @@ async def by_campaign_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list
     found: dict[int, list[AbTestRow]] = {i: [] for i in ids}
     for r in await conn.fetch(BY_CAMPAIGN_IDS, ids):
         found[r["campaign_id"]].append(_row(r))
+    return [found[i] for i in ids]
+
+
+# The tests of many campaigns with each test's variants (in VARIANTS_BY_TEST_IDS's order),
+# in one statement: a page of campaigns with `abTests { variants }` costs one read, not two.
+WITH_VARIANTS_BY_CAMPAIGN_IDS = f"""
+SELECT {COLUMNS},
+       ARRAY(SELECT ROW({VARIANT_COLUMNS}) FROM ab_test_variants v WHERE v.ab_test_id = t.id
+             ORDER BY v.is_control DESC, v.name) AS variants
+FROM ab_tests t WHERE campaign_id = ANY($1::bigint[]) ORDER BY id
+"""
+
+
+async def with_variants_by_campaign_ids(
+    conn: asyncpg.Connection, ids: list[int]
+) -> list[list[tuple[AbTestRow, list[VariantRow]]]]:
+    """For each campaign id: its tests, oldest first, each with its variants."""
+    found: dict[int, list[tuple[AbTestRow, list[VariantRow]]]] = {i: [] for i in ids}
+    for r in await conn.fetch(WITH_VARIANTS_BY_CAMPAIGN_IDS, ids):
+        values = dict(r)
+        variants = [VariantRow(*v) for v in values.pop("variants")]
+        found[r["campaign_id"]].append((_row_of(values), variants))
     return [found[i] for i in ids]
 
 

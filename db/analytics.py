@@ -74,9 +74,10 @@ def _columns(keys: list[Key]) -> tuple[list[int], list[date], list[date]]:
 async def daily(conn: asyncpg.Connection, keys: list[Key]) -> list[list[DailyRow]]:
     """For each (campaign, from, to): its days with data, oldest first, both ends inclusive."""
     found: dict[int, list[DailyRow]] = {n: [] for n in range(1, len(keys) + 1)}
+    # Positional, in DAILY's column order after `n` (a week of 50 campaigns is 350 rows, and
+    # dict(record) + DailyRow(**values) was ~6 % of Q2's server CPU).
     for r in await conn.fetch(DAILY, *_columns(keys)):
-        values = dict(r)
-        found[values.pop("n")].append(DailyRow(**values))
+        found[r[0]].append(DailyRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
     return [found[n] for n in range(1, len(keys) + 1)]
 
 

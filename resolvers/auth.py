@@ -188,7 +188,10 @@ class Rule:
         """Raise Unauthenticated or Forbidden unless the caller passes this rule."""
         if self.anonymous:
             return
-        viewer = await authenticate(ctx)
+        self.check(await authenticate(ctx), owner_id)
+
+    def check(self, viewer: UserRow, owner_id: int | None = None) -> None:
+        """Raise Forbidden unless the signed-in `viewer` passes this rule."""
         if not self.allows(viewer, owner_id):
             raise Forbidden(f"Your role ({viewer.role.value}) may not use this: {self.name}")
 

@@ -68,6 +68,7 @@ class Loaders:
 
 
 def build_loaders(pool: asyncpg.Pool) -> Loaders:
+    variants_by_ab_test_id = batched(pool, abtests.variants_by_test_ids)
     return Loaders(
         campaign_by_id=batched(pool, campaigns.by_ids),
         merchant_by_id=batched(pool, merchants.by_ids),
@@ -87,9 +88,25 @@ def build_loaders(pool: asyncpg.Pool) -> Loaders:
         daily_analytics_by_campaign_period=batched(pool, analytics.daily),
         analytics_summary_by_campaign_period=batched(pool, analytics.summaries),
         ab_test_by_id=batched(pool, abtests.by_ids),
-        ab_tests_by_campaign_id=batched(pool, abtests.by_campaign_ids),
-        variants_by_ab_test_id=batched(pool, abtests.variants_by_test_ids),
+        ab_tests_by_campaign_id=batched(pool, _tests_priming(variants_by_ab_test_id)),
+        variants_by_ab_test_id=variants_by_ab_test_id,
     )
+
+
+def _tests_priming(
+    variants: DataLoader,
+) -> Callable[[asyncpg.Connection, list[int]], Awaitable[list[list[abtests.AbTestRow]]]]:
+    """Campaigns' A/B tests, read with their variants in the same statement; the variants go
+    into the `variants` loader's cache, so `AbTest.variants` under them needs no statement."""
+
+    async def load(conn: asyncpg.Connection, ids: list[int]) -> list[list[abtests.AbTestRow]]:
+        found = await abtests.with_variants_by_campaign_ids(conn, ids)
+        for tests in found:
+            for test, rows in tests:
+                variants.prime(test.id, rows)
+        return [[test for test, _ in tests] for tests in found]
+
+    return load
 
 
 async def _spending(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 from aiodataloader import DataLoader
 
 from db.pagination import Page, PageRequest
@@ -37,8 +38,9 @@ class CursorKind:
 
     def encode(self, key: Sequence[Any]) -> str:
         values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
-        raw = json.dumps([self.name, *values], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode()
+        # orjson: the same compact JSON as json.dumps(separators=(",", ":")) for our keys
+        # (ASCII names, ints, ISO timestamps) at a tenth of the cost; a page has 50 cursors.
+        return base64.urlsafe_b64encode(orjson.dumps([self.name, *values])).decode()
 
     def decode(self, cursor: str, argument: str) -> tuple[Any, ...]:
         try:

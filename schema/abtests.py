@@ -14,6 +14,7 @@ from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
+from schema.fast_execution import prefetch
 
 if TYPE_CHECKING:
     from schema.campaigns import Campaign
@@ -109,7 +110,14 @@ class AbTest(Node):
         row = await info.context.loaders.campaign_by_id.load(self.campaign_pk)
         return Campaign.from_row(row) if row else None
 
-    @strawberry.field(description="The variants, control first.")
+    @strawberry.field(
+        description="The variants, control first.",
+        metadata=prefetch(
+            lambda ctx, tests, _: ctx.loaders.variants_by_ab_test_id.load_many(
+                [t.pk for t in tests]
+            )
+        ),
+    )
     async def variants(self, info: Info) -> list[AbTestVariant]:
         rows = await info.context.loaders.variants_by_ab_test_id.load(self.pk)
         return [AbTestVariant.from_row(r) for r in rows]

@@ -20,6 +20,17 @@ stock result or error:
     position context is in play: then the whole selection set runs the stock way.
 Reading a plain attribute twice is harmless, so falling back after a look is safe.
 
+Lists of objects (a page of 50 campaigns) add two things, see `complete_iterable_value`:
+  - prefetch: fields whose Strawberry definition carries a PREFETCH recipe (a dataloader
+    field such as `Campaign.merchant`) have their keys loaded for the whole list with one
+    `load_many` before the items are completed, also through one level of plain object
+    fields (a connection edge's `node`). The recipes fill the same per-request loaders the
+    resolvers read, with the same keys, so the SQL is the same single batch as before.
+  - eager start: a field whose resolver is a coroutine is started at once; when it finishes
+    without waiting (its loader already holds the value, the viewer is already known) its
+    value is used directly, so no Task and no awaiting per item. A coroutine that does wait
+    is resumed exactly where it stopped (`_Resume`) and gathered as before.
+
 tests/test_fast_execution.py runs every query document of the test suite and queries
 generated from the schema (hypothesis-graphql) through this executor and the stock one and
 compares data and errors.
@@ -27,31 +38,133 @@ compares data and errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from asyncio import isfuture
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (response name, resolver, leaf type, non-null) for a plain leaf field, else
-# (response name, None, None, False).
-_Step = tuple[str, Callable[..., Any] | None, GraphQLScalarType | GraphQLEnumType | None, bool]
+# (response name, read(source) -> value, leaf type, non-null, type returned unchanged by the
+# leaf's serializer or None) for a plain leaf field, else (response name, None, None, False,
+# None).
+_Step = tuple[
+    str, Callable[[Any], Any] | None, GraphQLScalarType | GraphQLEnumType | None, bool, type | None
+]
+
+# Values of exactly these types are what graphql-core's serializers return unchanged (an Int
+# also needs the 32-bit range check): no call for them.
+_UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+# Key of a Strawberry field's metadata: `recipe(context, sources, arguments)` starts loading
+# what the field's resolver will load for each of `sources` (returns an awaitable, or None
+# when there is nothing to load); `arguments` are the field's, by GraphQL name.
+PREFETCH = "prefetch"
+Prefetch = Callable[[Any, list[Any], dict[str, Any]], Awaitable[Any] | None]
+
+
+def prefetch(recipe: Prefetch) -> dict[str, Prefetch]:
+    """`strawberry.field(metadata=prefetch(...))`: see the module doc."""
+    return {PREFETCH: recipe}
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that was started eagerly and then suspended on
+    `yielded`: hands that future to whoever awaits this (a Task), and passes what comes
+    back (a value, an exception, a cancellation) on to the coroutine."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                if not isfuture(yielded):
+                    sent = yield yielded  # None: asyncio.sleep(0)'s bare yield
+                elif yielded.done():
+                    sent = None  # settled meanwhile: the coroutine reads it when resumed
+                else:
+                    # Wait for it as `await future` would. The flag is set again because
+                    # another Task awaiting the same future (a loader's cached future
+                    # shared by two fields) may have consumed it since it was yielded.
+                    yielded._asyncio_future_blocking = True
+                    sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 (forwarded into the coroutine)
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+_NOT_STARTED = object()
+
+
+def _always(context: Any) -> bool:
+    return True
+
+
+def _start(value: Any) -> Any:
+    """Run a coroutine's first step now: its result, or an awaitable for the rest."""
+    if type(value).__name__ != "coroutine":
+        return _NOT_STARTED
+    try:
+        yielded = value.send(None)
+    except StopIteration as stop:
+        return stop.value
+    except BaseException as exc:  # noqa: BLE001 (raised where the stock path would)
+        return _raise(exc)
+    if isfuture(yielded):
+        # `await future` marked it as "a Task must wait for this"; no Task has taken it
+        # yet, and asyncio's C future refuses a second awaiter while the mark is set (two
+        # fields started here awaiting one loader future). _Resume sets it again.
+        yielded._asyncio_future_blocking = False
+    return _Resume(value, yielded)
+
+
+def _call_without_info(resolve: Callable[..., Any], source: Any) -> Any:
+    return resolve(source, None)
+
 
 # Per field definition (they live as long as the schema): the plain-leaf recipe, or None.
 _leaf_recipes: dict[int, tuple[GraphQLField, Any]] = {}
 
 
-def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool] | None:
+def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] | None:
     cached = _leaf_recipes.get(id(field_def))
     if cached is not None and cached[0] is field_def:
         return cached[1]  # type: ignore[no-any-return]
@@ -72,7 +185,13 @@ def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool] | None:
         non_null = isinstance(field_def.type, GraphQLNonNull)
         leaf = field_def.type.of_type if non_null else field_def.type
         if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
-            recipe = (resolve, leaf, non_null)
+            # What Strawberry's basic resolver does: its default resolver (getattr) on the
+            # field's Python name. Anything else: call the resolver itself.
+            if strawberry_field is not None and strawberry_field.default_resolver is getattr:
+                read: Callable[[Any], Any] = attrgetter(strawberry_field.python_name)
+            else:
+                read = partial(_call_without_info, resolve)
+            recipe = (read, leaf, non_null, _UNCHANGED.get(leaf))  # type: ignore[call-overload]
     _leaf_recipes[id(field_def)] = (field_def, recipe)
     return recipe
 
@@ -86,6 +205,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, tuple[GroupedFieldSet, list[_Step]]] = {}
         middleware = self.middleware_manager
         self._fast = middleware is None or middleware._middleware_resolvers is None
+        # (item type, id(field group)) -> field group, for list selections without recipes
+        self._nothing_to_prefetch: dict[tuple[str, int], FieldDetailsList] = {}
 
     def _plan(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Step]:
         cached = self._plans.get(id(fields))
@@ -97,7 +218,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, node.name.value)
             recipe = None if field_def is None or node.arguments else _leaf_recipe(field_def)
             if recipe is None:
-                plan.append((response_name, None, None, False))
+                plan.append((response_name, None, None, False, None))
             else:
                 plan.append((response_name, *recipe))
         self._plans[id(fields)] = (fields, plan)
@@ -121,12 +242,17 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_names: list[str] = []
         try:
-            for response_name, resolve, leaf, non_null in self._plan(
+            for response_name, read, leaf, non_null, unchanged in self._plan(
                 parent_type, grouped_field_set
             ):
-                if resolve is not None:
+                if read is not None:
                     try:
-                        value = resolve(source_value, None)
+                        value = read(source_value)
+                        if type(value) is unchanged and (
+                            unchanged is not int or _INT_MIN <= value <= _INT_MAX
+                        ):
+                            results[response_name] = value
+                            continue
                         if value is None:
                             if not non_null:
                                 results[response_name] = None
@@ -151,6 +277,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     position_context,
                 )
                 if result is not Undefined:  # Undefined: a field the schema does not know
+                    if is_awaitable(result):
+                        started = _start(result)
+                        if started is not _NOT_STARTED:
+                            result = started
                     results[response_name] = result
                     if is_awaitable(result):
                         awaitable_names.append(response_name)
@@ -171,3 +301,96 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def complete_iterable_value(
+        self,
+        item_type: Any,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """Prefetch the list's dataloader fields (module doc), then complete as usual."""
+        complete = super().complete_iterable_value
+        named = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if (
+            not self._fast
+            or position_context is not None
+            or not isinstance(items, list)
+            or len(items) < 2
+            or not isinstance(named, GraphQLObjectType)
+        ):
+            return complete(item_type, field_details_list, info, path, items, position_context)
+        key = (named.name, id(field_details_list))
+        if key in self._nothing_to_prefetch:
+            return complete(item_type, field_details_list, info, path, items, position_context)
+        loading: list[Awaitable[Any]] = []
+        if not self._prefetch(named, field_details_list, items, loading, depth=0):
+            # No recipe anywhere in this selection: skip the walk for the next such list.
+            self._nothing_to_prefetch[key] = field_details_list  # kept alive: the id stays
+        if not loading:
+            return complete(item_type, field_details_list, info, path, items, position_context)
+
+        async def after_loading() -> list[Any]:
+            for awaitable in loading:
+                try:
+                    await awaitable
+                except Exception:  # noqa: BLE001, S110 (the resolver meets and reports it)
+                    pass
+            completed = complete(item_type, field_details_list, info, path, items, position_context)
+            return await completed if self.is_awaitable(completed) else completed
+
+        return after_loading()
+
+    def _prefetch(
+        self,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        sources: list[Any],
+        loading: list[Awaitable[Any]],
+        depth: int,
+    ) -> bool:
+        """Start the recipes' loads into `loading`; whether the selection has any recipe."""
+        found = False
+        grouped = self.collect_subfields(parent_type, field_details_list).grouped_field_set
+        for details in grouped.values():
+            node = details[0].node
+            field_def = parent_type.fields.get(node.name.value)
+            definition = field_def and (field_def.extensions or {}).get("strawberry-definition")
+            if definition is None:
+                continue
+            recipe = definition.metadata.get(PREFETCH)
+            if recipe is not None:
+                found = True
+                context = self.context_value
+                if not all(
+                    getattr(e, "prefetch_allowed", _always)(context) for e in definition.extensions
+                ):
+                    continue  # e.g. an access rule this viewer fails: the field will refuse
+                try:
+                    args = get_argument_values(field_def, node, self.variable_values)
+                    started = recipe(context, sources, args)
+                except Exception:  # noqa: BLE001, S112 (bad arguments: the resolver reports them)
+                    continue
+                if started is not None:
+                    loading.append(started)
+                continue
+            # One level down through plain object fields (an edge's `node`): read the
+            # attribute the default resolver would read.
+            child = (
+                field_def.type.of_type
+                if isinstance(field_def.type, GraphQLNonNull)
+                else (field_def.type)
+            )
+            if (
+                depth == 0
+                and isinstance(child, GraphQLObjectType)
+                and getattr(field_def.resolve, "_is_default", False)
+                and definition.base_resolver is None
+            ):
+                name = definition.python_name
+                children = [c for c in (getattr(s, name, None) for s in sources) if c is not None]
+                if children and self._prefetch(child, details, children, loading, depth + 1):
+                    found = True
+        return found

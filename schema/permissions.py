@@ -10,6 +10,12 @@ guarded automatically: an object the viewer may not see becomes null plus a FORB
 including inside lists such as `nodes(ids:)` and connections. List resolvers also narrow
 their rows to what the viewer may see (`auth.scope_campaigns`), so a member's page holds no
 forbidden rows rather than errors.
+
+Both checks are one field extension per guarded field (`Guard`), cheap on purpose: a Q2-sized
+query resolves such fields hundreds of times. Once the request's viewer is loaded (the first
+check loads it, through the per-request loader), a rule is a set lookup without awaiting
+anything, and the visibility filter is skipped for staff, who may see every object; members
+(and callers not signed in) get every object checked.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
-from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.extensions.field_extension import (
+    AsyncExtensionResolver,
+    FieldExtension,
+    SyncExtensionResolver,
+)
 from strawberry.types.base import StrawberryContainer, get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
@@ -83,20 +92,8 @@ def _owner_of(source: Any) -> int | None:
     return source.pk if isinstance(source, User) else None
 
 
-class Allowed(BasePermission):
-    """Passes when the caller satisfies `rule`; raises UNAUTHENTICATED or FORBIDDEN if not."""
-
-    def __init__(self, coordinate: str, rule: Rule) -> None:
-        self.coordinate = coordinate
-        self.rule = rule
-        self.message = f"{coordinate}: {rule.name}"
-
-    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        await self.rule.enforce(info.context, _owner_of(source))
-        return True
-
-
-# Which objects a viewer may see, by GraphQL type.
+# Which objects a viewer may see, by GraphQL type. Staff may see every object of these types
+# (resolvers/auth.py); Guard relies on that to skip the per-object checks for them.
 OBJECT_RULES: dict[type, Callable[[UserRow | None, Any], bool]] = {
     User: lambda viewer, user: auth.may_see_user(viewer, user.pk),
     Campaign: lambda viewer, campaign: auth.may_see_campaign(viewer, campaign.status),
@@ -108,16 +105,72 @@ def _hidden(viewer: UserRow | None, obj: Any) -> bool:
     return check is not None and not check(viewer, obj)
 
 
-class OnlyVisible(FieldExtension):
-    """Replace each object the viewer may not see with null plus a FORBIDDEN error."""
+class Guard(FieldExtension):
+    """A field's access rule (checked before it resolves: UNAUTHENTICATED or FORBIDDEN) and,
+    for fields returning User/Campaign/Node, its visibility filter (each object the viewer may
+    not see becomes null plus a FORBIDDEN error). Either part may be absent."""
+
+    def __init__(self, coordinate: str, rule: Rule | None, visibility: bool) -> None:
+        super().__init__()
+        self.coordinate = coordinate
+        self.rule = rule
+        self.visibility = visibility
+
+    def prefetch_allowed(self, ctx: Any) -> bool:
+        """Whether the executor may load this field's data for a whole list in advance (see
+        schema/fast_execution.py): only when the viewer is known and the rule lets them use
+        the field whoever owns the object, so nothing is read for a field that will refuse."""
+        viewer = ctx.viewer
+        rule = self.rule
+        return viewer is not None and (rule is None or rule.anonymous or rule.allows(viewer))
+
+    def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        """Fields with a plain (sync) resolver, like a connection edge's `node`: stay sync
+        when the viewer is known (no coroutine, no Task per list item)."""
+        viewer = info.context.viewer
+        if viewer is None:  # not loaded yet: graphql-core awaits what a resolver returns
+            return self._resolve_later(next_, source, info, kwargs)
+        if self.rule is not None and not self.rule.anonymous:
+            self.rule.check(viewer, _owner_of(source))
+        result = next_(source, info, **kwargs)
+        if result is None or not self.visibility:
+            return result
+        return self._visible(viewer, result)
+
+    async def _resolve_later(
+        self, next_: SyncExtensionResolver, source: Any, info: Info, kwargs: dict[str, Any]
+    ) -> Any:
+        ctx = info.context
+        if self.rule is not None:
+            await self.rule.enforce(ctx, _owner_of(source))
+        result = next_(source, info, **kwargs)
+        if result is None or not self.visibility:
+            return result
+        return self._visible(await auth.viewer_or_none(ctx), result)
 
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
+        ctx = info.context
+        rule = self.rule
+        if rule is not None and not rule.anonymous:
+            viewer = ctx.viewer
+            # Known viewer and the rule allows it: nothing to await. Otherwise `enforce`
+            # loads the viewer or raises UNAUTHENTICATED / FORBIDDEN.
+            if viewer is None or not rule.allows(viewer, _owner_of(source)):
+                await rule.enforce(ctx, _owner_of(source))
         result = await next_(source, info, **kwargs)
-        if result is None:
-            return None
-        viewer = await auth.viewer_or_none(info.context)
+        if result is None or not self.visibility:
+            return result
+        viewer = ctx.viewer
+        if viewer is None:
+            viewer = await auth.viewer_or_none(ctx)
+        return self._visible(viewer, result)
+
+    @staticmethod
+    def _visible(viewer: UserRow | None, result: Any) -> Any:
+        if viewer is not None and viewer.role in auth.STAFF_ROLES:
+            return result  # staff may see every User and Campaign (resolvers/auth.py)
         if isinstance(result, list):
             # graphql-core turns an exception in a list into null at that index plus an error.
             return [_forbidden(o) if o is not None and _hidden(viewer, o) else o for o in result]
@@ -168,17 +221,12 @@ def apply(*roots: type) -> None:
         definition = get_object_definition(cls, strict=True)
         for field in definition.fields:
             named = _named_type(field.type)
-            if _guarded(named):
-                field.extensions.insert(0, OnlyVisible())
             coordinate = _coordinate(definition.name, field)
             rule = RULES.get(coordinate)
             if rule is None and definition.name in root_names:
                 rule = NO_RULE
-            if rule is not None:
-                # Strawberry runs the last extension first: check access before anything else.
-                field.extensions.append(
-                    PermissionExtension([Allowed(coordinate, rule)], use_directives=False)
-                )
+            if rule is not None or _guarded(named):
+                field.extensions.append(Guard(coordinate, rule, visibility=_guarded(named)))
             child = get_object_definition(named)
             if child is not None and not child.is_graphql_generic and not child.is_interface:
                 pending.append(named)
