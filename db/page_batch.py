@@ -84,3 +84,39 @@ def positions_by(keys: Sequence[K], group_of: Callable[[K], Any]) -> dict[Any, l
     for i, key in enumerate(keys):
         groups.setdefault(group_of(key), []).append(i)
     return groups
+
+
+F = TypeVar("F")
+
+
+async def pages_by_user(
+    conn: asyncpg.Connection,
+    keys: Sequence[tuple[int, PageRequest, F]],
+    *,
+    table: str,
+    columns: str,
+    keyset: Keyset,
+    where_of: Callable[[F], tuple[list[str], list[Any]]],
+    to_row: Callable[[asyncpg.Record], T],
+) -> list[Page[T]]:
+    """For each (user id, page request, filter) key, that page of the user's rows in `table`.
+
+    Keys sharing a request and a filter (every user under one list field) share one statement.
+    """
+    found: dict[int, Page[T]] = {}
+    for (request, flt), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
+        where, args = where_of(flt)
+        result = await fetch_pages(
+            conn,
+            columns=columns,
+            table=table,
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+            keyset=keyset,
+            page=request,
+            to_row=to_row,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts, fetch_pages, positions_by
+from db.page_batch import counts, pages_by_user, positions_by
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -54,25 +54,16 @@ PageKey = tuple[int, PageRequest, tuple[RewardStatus, ...] | None]
 
 
 async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[RewardRow]]:
-    """For each (user, page request, statuses): that page of the user's rewards, newest first.
-    Keys sharing a request and statuses share one statement."""
-    found: dict[int, Page[RewardRow]] = {}
-    for (request, statuses), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
-        where, args = _filters(statuses)
-        result = await fetch_pages(
-            conn,
-            columns=COLUMNS,
-            table="rewards",
-            parent_column="user_id",
-            parent_ids=[keys[i][0] for i in positions],
-            where=where,
-            args=args,
-            keyset=KEYSET,
-            page=request,
-            to_row=_row,
-        )
-        found.update(zip(positions, result, strict=True))
-    return [found[i] for i in range(len(keys))]
+    """For each (user, page request, statuses): that page of the user's rewards, newest first."""
+    return await pages_by_user(
+        conn,
+        keys,
+        table="rewards",
+        columns=COLUMNS,
+        keyset=KEYSET,
+        where_of=_filters,
+        to_row=_row,
+    )
 
 
 async def totals(

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts, fetch_pages, positions_by
+from db.page_batch import counts, pages_by_user, positions_by
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -74,25 +74,16 @@ PageKey = tuple[int, PageRequest, TransactionFilter]
 
 async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[TransactionRow]]:
     """For each (user, page request, filter): that page of the user's transactions, newest
-    first. Keys sharing a request and filter (every user under one list field) share one
-    statement."""
-    found: dict[int, Page[TransactionRow]] = {}
-    for (request, flt), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
-        where, args = flt.sql()
-        result = await fetch_pages(
-            conn,
-            columns=COLUMNS,
-            table="transactions",
-            parent_column="user_id",
-            parent_ids=[keys[i][0] for i in positions],
-            where=where,
-            args=args,
-            keyset=KEYSET,
-            page=request,
-            to_row=_row,
-        )
-        found.update(zip(positions, result, strict=True))
-    return [found[i] for i in range(len(keys))]
+    first."""
+    return await pages_by_user(
+        conn,
+        keys,
+        table="transactions",
+        columns=COLUMNS,
+        keyset=KEYSET,
+        where_of=lambda flt: flt.sql(),
+        to_row=_row,
+    )
 
 
 async def totals(conn: asyncpg.Connection, keys: list[tuple[int, TransactionFilter]]) -> list[int]:
