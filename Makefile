@@ -37,7 +37,7 @@ seed: $(STAMP)
 
 # Side-by-side with PostGraphile (bench/README.md); not part of `make test`.
 # Style and static checks (not part of `make test`): ruff must pass; mypy strict is reported
-# (it does not pass yet: Strawberry's decorators and enum aliases need work, see README).
+# (it does not pass yet: mostly Strawberry's field decorators seen as untyped, see README).
 lint: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ruff check .

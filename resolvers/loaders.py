@@ -28,12 +28,14 @@ from db import (
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+# Keys and values differ per loader; each batch function's signature says which.
+Loader = DataLoader[Any, Any]
 
 
 def batched(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
-) -> DataLoader:
+) -> Loader:
     """A DataLoader whose batch borrows one pooled connection for one statement."""
 
     async def load(keys: list[Any]) -> list[Any]:
@@ -45,26 +47,26 @@ def batched(
 
 @dataclass(frozen=True)
 class Loaders:
-    campaign_by_id: DataLoader
-    merchant_by_id: DataLoader
-    user_by_id: DataLoader
-    setting_by_key: DataLoader
-    account_by_id: DataLoader
-    accounts_by_user_id: DataLoader
-    transaction_by_id: DataLoader
-    transactions_page_by_user: DataLoader
-    transactions_count_by_user: DataLoader
-    rewards_page_by_user: DataLoader
-    rewards_count_by_user: DataLoader
-    reward_by_id: DataLoader
-    rewards_summary_by_user_id: DataLoader
-    spending_by_user_period: DataLoader
-    affinities_by_user_limit: DataLoader
-    daily_analytics_by_campaign_period: DataLoader
-    analytics_summary_by_campaign_period: DataLoader
-    ab_test_by_id: DataLoader
-    ab_tests_by_campaign_id: DataLoader
-    variants_by_ab_test_id: DataLoader
+    campaign_by_id: Loader
+    merchant_by_id: Loader
+    user_by_id: Loader
+    setting_by_key: Loader
+    account_by_id: Loader
+    accounts_by_user_id: Loader
+    transaction_by_id: Loader
+    transactions_page_by_user: Loader
+    transactions_count_by_user: Loader
+    rewards_page_by_user: Loader
+    rewards_count_by_user: Loader
+    reward_by_id: Loader
+    rewards_summary_by_user_id: Loader
+    spending_by_user_period: Loader
+    affinities_by_user_limit: Loader
+    daily_analytics_by_campaign_period: Loader
+    analytics_summary_by_campaign_period: Loader
+    ab_test_by_id: Loader
+    ab_tests_by_campaign_id: Loader
+    variants_by_ab_test_id: Loader
 
 
 def build_loaders(pool: asyncpg.Pool) -> Loaders:
@@ -94,7 +96,7 @@ def build_loaders(pool: asyncpg.Pool) -> Loaders:
 
 
 def _tests_priming(
-    variants: DataLoader,
+    variants: Loader,
 ) -> Callable[[asyncpg.Connection, list[int]], Awaitable[list[list[abtests.AbTestRow]]]]:
     """Campaigns' A/B tests, read with their variants in the same statement; the variants go
     into the `variants` loader's cache, so `AbTest.variants` under them needs no statement."""

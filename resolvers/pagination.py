@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import asyncpg
 import orjson
-from aiodataloader import DataLoader
 
 from db.pagination import Page, PageRequest
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
+from resolvers.loaders import Loader
 from resolvers.settings import MAX_PAGE_SIZE, int_setting
 
 T = TypeVar("T")
@@ -136,12 +136,12 @@ async def read_page(
     ctx: Context,
     request: PageRequest,
     fetch: Callable[[asyncpg.Connection, PageRequest], Awaitable[Page[T]]],
-    by_id: DataLoader | None = None,
+    by_id: Loader | None = None,
 ) -> Page[T]:
     """Read one page on a pooled connection; prime `by_id` with its rows (keyed by `.id`)."""
     async with ctx.connection() as conn:
         page = await fetch(conn, request)
     if by_id is not None:
         for row in page.rows:
-            by_id.prime(row.id, row)  # type: ignore[attr-defined]
+            by_id.prime(row.id, row)  # type: ignore[attr-defined]  # rows all have .id
     return page

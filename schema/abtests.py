@@ -19,8 +19,9 @@ from schema.fast_execution import prefetch
 if TYPE_CHECKING:
     from schema.campaigns import Campaign
 
-AbTestStatus = described_enum(
-    db.AbTestStatus,
+AbTestStatus = db.AbTestStatus
+described_enum(
+    AbTestStatus,
     name="AbTestStatus",
     description="Where an A/B test is in its life.",
     values={

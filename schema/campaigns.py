@@ -36,8 +36,9 @@ from schema.fast_execution import prefetch
 from schema.merchants import Merchant
 from schema.users import User
 
-CampaignStatus = described_enum(
-    db.CampaignStatus,
+CampaignStatus = db.CampaignStatus
+described_enum(
+    CampaignStatus,
     name="CampaignStatus",
     description="Lifecycle: DRAFT -launch-> ACTIVE -pause-> PAUSED -launch-> ACTIVE; "
     "ACTIVE or PAUSED -complete-> COMPLETED.",
@@ -48,8 +49,9 @@ CampaignStatus = described_enum(
         "COMPLETED": "Finished for good.",
     },
 )
-RewardType = described_enum(
-    db.RewardType,
+RewardType = db.RewardType
+described_enum(
+    RewardType,
     name="RewardType",
     description="How a qualifying purchase is rewarded.",
     values={

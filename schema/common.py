@@ -31,8 +31,9 @@ def described_enum(
     return wrapped
 
 
-ErrorCode = described_enum(
-    ErrorCodeEnum,
+ErrorCode = ErrorCodeEnum
+described_enum(
+    ErrorCode,
     name="ErrorCode",
     description="Why a mutation refused its input. Clients branch on this, not on `message`.",
     values={

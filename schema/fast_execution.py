@@ -182,8 +182,9 @@ def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] 
         and not field_def.args
         and not wrapped
     ):
-        non_null = isinstance(field_def.type, GraphQLNonNull)
-        leaf = field_def.type.of_type if non_null else field_def.type
+        field_type = field_def.type
+        non_null = isinstance(field_type, GraphQLNonNull)
+        leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
             # What Strawberry's basic resolver does: its default resolver (getattr) on the
             # field's Python name. Anything else: call the resolver itself.
@@ -191,7 +192,7 @@ def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] 
                 read: Callable[[Any], Any] = attrgetter(strawberry_field.python_name)
             else:
                 read = partial(_call_without_info, resolve)
-            recipe = (read, leaf, non_null, _UNCHANGED.get(leaf))  # type: ignore[call-overload]
+            recipe = (read, leaf, non_null, _UNCHANGED.get(leaf))  # type: ignore[arg-type]
     _leaf_recipes[id(field_def)] = (field_def, recipe)
     return recipe
 

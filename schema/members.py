@@ -25,8 +25,9 @@ from schema.merchants import Merchant
 if TYPE_CHECKING:
     from schema.campaigns import Campaign
 
-AccountKind = described_enum(
-    AccountKindEnum,
+AccountKind = AccountKindEnum
+described_enum(
+    AccountKind,
     name="AccountKind",
     description="What sort of account a member linked.",
     values={
@@ -35,8 +36,9 @@ AccountKind = described_enum(
         "CREDIT_CARD": "A credit card.",
     },
 )
-RewardStatus = described_enum(
-    RewardStatusEnum,
+RewardStatus = RewardStatusEnum
+described_enum(
+    RewardStatus,
     name="RewardStatus",
     description="Where a reward is in its life.",
     values={
@@ -46,8 +48,9 @@ RewardStatus = described_enum(
         "EXPIRED": "No longer redeemable.",
     },
 )
-SpendingGroup = described_enum(
-    SpendingGroupEnum,
+SpendingGroup = SpendingGroupEnum
+described_enum(
+    SpendingGroup,
     name="SpendingGroup",
     description="How `User.spending` groups transactions.",
     values={

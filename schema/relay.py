@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import strawberry
-from aiodataloader import DataLoader
 
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, decode
-from resolvers.loaders import Loaders
+from resolvers.loaders import Loader, Loaders
 from schema.abtests import AbTest
 from schema.campaigns import Campaign
 from schema.common import Node
@@ -26,7 +25,7 @@ MAX_NODES = 100
 
 @dataclass(frozen=True)
 class NodeKind:
-    loader: Callable[[Loaders], DataLoader]
+    loader: Callable[[Loaders], Loader]
     to_node: Callable[[Any], Node]
 
 

@@ -27,8 +27,9 @@ from schema.members import (
     TransactionFilter,
 )
 
-Role = described_enum(
-    RoleEnum,
+Role = RoleEnum
+described_enum(
+    Role,
     name="Role",
     description="What a user may do.",
     values={
@@ -37,8 +38,9 @@ Role = described_enum(
         "MEMBER": "Earns rewards; sees their own data and active campaigns.",
     },
 )
-UserStatus = described_enum(
-    UserStatusEnum,
+UserStatus = UserStatusEnum
+described_enum(
+    UserStatus,
     name="UserStatus",
     description="Whether a user may sign in.",
     values={"ACTIVE": "May sign in.", "DISABLED": "Refused; existing tokens stop working."},
