@@ -11,39 +11,30 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 # Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
-from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
 
 import runtime
 from db import migrate as migrations
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
-from resolvers.context import Context, build_context, current_request_id, request_id_of
 from schema import limits, schema
+from schema.http import GraphQLApp, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
 VERSION = "0.1.0"
@@ -51,198 +42,8 @@ GRAPHQL_PATH = "/graphql"
 DEFAULT_DB_NAME = "campaign_graphql"
 HEALTH_TIMEOUT_S = 1.0
 DEV_SECRET_FILE = Path(__file__).resolve().parent / ".data" / "jwt-secret"
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 log = logging.getLogger("campaign_graphql")
-
-
-# --- /graphql -------------------------------------------------------------------------------
-
-
-def _wants_graphql_response_json(request: Request) -> bool:
-    """True when the client prefers the GraphQL-over-HTTP media type to legacy JSON."""
-    accept = request.headers.get("accept", "")
-    for part in accept.split(","):
-        media = part.split(";")[0].strip().lower()
-        if media == GRAPHQL_RESPONSE_JSON:
-            return True
-        if media in ("application/json", "*/*", "application/*"):
-            return False
-    return False
-
-
-def _error_body(message: str, code: str) -> bytes:
-    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-
-
-class RequestRefused(HTTPException):
-    """An HTTP-level refusal with its own `extensions.code` (BAD_REQUEST unless given)."""
-
-    def __init__(self, status_code: int, reason: str, code: str = "BAD_REQUEST") -> None:
-        super().__init__(status_code, reason)
-        self.code = code
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context and GraphQL-over-HTTP status codes.
-
-    Request errors (malformed body, parse or validation failure) have no `data` entry: a
-    client that accepts application/graphql-response+json gets them with a 4xx status, a
-    legacy application/json client with 200. Malformed HTTP requests are always 4xx, and
-    always GraphQL-shaped.
-
-    At most `max_in_flight` HTTP operations execute at once; the rest wait their turn in
-    arrival order (asyncio.Semaphore is FIFO), for at most `admission_timeout_s`, after which
-    they get 503 SERVICE_UNAVAILABLE. Without this, 500 clients each running a query of
-    several dataloader rounds all advance together, each round queued behind everyone
-    else's, and none finishes: 0 of 500 Q2a requests completed in 10 s.
-    """
-
-    def admit(self, max_in_flight: int, timeout_s: float) -> None:
-        self._turns = asyncio.Semaphore(max_in_flight)
-        self.admission_timeout_s = timeout_s
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            try:
-                async with asyncio.timeout(self.admission_timeout_s):
-                    await self._turns.acquire()
-            except TimeoutError:
-                raise RequestRefused(
-                    503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
-                ) from None
-            try:
-                response = await self.run(request)
-            finally:
-                self._turns.release()
-        except HTTPException as exc:
-            media = (
-                GRAPHQL_RESPONSE_JSON
-                if _wants_graphql_response_json(request)
-                else "application/json"
-            )
-            headers = {405: {"allow": "POST"}, 503: {"retry-after": "1"}}
-            response = Response(
-                _error_body(exc.reason, getattr(exc, "code", "BAD_REQUEST")),
-                status_code=exc.status_code,
-                media_type=media,
-                headers=headers.get(exc.status_code),
-            )
-        await response(scope, receive, send)
-
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        try:
-            return await super().execute_single(*args, **kwargs)
-        except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
-                # A mutation over GET: the method is wrong, not the request (GraphQL over HTTP).
-                raise HTTPException(405, exc.reason) from exc.__cause__
-            raise
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return await build_context(
-            request,
-            response if isinstance(response, Response) else None,
-            request.state.pool,
-            request.state.tokens,
-        )
-
-    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
-        # Replaces Strawberry's check: a coded refusal naming the cap, and every entry must be
-        # an object (Strawberry would fail on `[1, 2]` with an AttributeError).
-        cap = limits.LIMITS.max_batch
-        if len(request_data) > cap:
-            raise RequestRefused(
-                400,
-                f"The batch has {len(request_data)} operations; the limit is {cap} per request",
-                "BATCH_LIMIT_EXCEEDED",
-            )
-        if not request_data:
-            raise RequestRefused(400, "The batch is empty")
-        for item in request_data:
-            if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-                raise RequestRefused(400, "Each batched operation must be an object with a query")
-            if not isinstance(item.get("variables"), dict | None):
-                raise RequestRefused(400, "A batched operation's `variables` must be an object")
-
-    def decode_json(self, data: str | bytes) -> object:
-        try:
-            return orjson.loads(data)
-        except (ValueError, RecursionError) as exc:  # includes invalid UTF-8 and deep nesting
-            raise HTTPException(400, "Unable to parse request body as JSON") from exc
-
-    def encode_json(self, data: object) -> bytes:
-        # orjson: 570 µs -> 34 µs for a Q2-shaped (~3,000 field) response (bench/README.md).
-        return orjson.dumps(data)
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        processed = await super().process_result(request, result)
-        if result.data is None and result.errors and all(e.path is None for e in result.errors):
-            # Nothing executed: a request error in the GraphQL-over-HTTP sense.
-            processed.pop("data", None)
-        return processed
-
-    def create_response(
-        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Any
-    ) -> Response:
-        response = super().create_response(response_data, sub_response)
-        request: Request | None = getattr(sub_response, "_request", None)
-        if request is not None and _wants_graphql_response_json(request):
-            response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
-            if isinstance(response_data, Mapping) and "data" not in response_data:
-                response.status_code = 400
-        return response
-
-    async def get_sub_response(self, request: Request | WebSocket) -> Response:
-        sub = await super().get_sub_response(request)
-        sub._request = request  # type: ignore[attr-defined]  # read back in create_response
-        return sub
-
-
-# --- request ids ----------------------------------------------------------------------------
-
-
-class RequestIdMiddleware:
-    """Give every request an id (the caller's X-Request-ID or a new one) and echo it back."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(
-            Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
-        )
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        token = current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            current_request_id.reset(token)
-
-
-class RequestIdLogFilter(logging.Filter):
-    """Put the current request's id on every log record (`-` outside requests)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
-        return True
 
 
 # --- REST shim ------------------------------------------------------------------------------

@@ -78,8 +78,10 @@ class SignedIn:
 async def login(ctx: Context, email: str, password: str) -> Outcome[SignedIn]:
     if ctx.tokens is None:
         raise RuntimeError("the server was started without a token signer")
-    async with ctx.connection() as conn:
-        found = await db.credentials_by_email(conn, email.strip())
+    found = None
+    if "\x00" not in email:  # no stored email holds NUL; PostgreSQL would refuse the query
+        async with ctx.connection() as conn:
+            found = await db.credentials_by_email(conn, email.strip())
     valid = verify_password(found.password_hash if found else _DUMMY_HASH, password)
     if found is None or not valid:
         return Outcome.refuse(None, BAD_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS)

@@ -34,13 +34,23 @@ UNAVAILABLE = (
 )
 
 
+# Text PostgreSQL cannot store (a NUL character, say) in an argument that reaches SQL without
+# a userError check (a search filter, a login email): the client's input, not our fault.
+UNSTORABLE_TEXT = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
+
 def classify(error: GraphQLError) -> str | None:
-    """'unavailable', 'internal', or None for an error the client may see as it is."""
+    """'unavailable', 'bad_input', 'internal', or None for an error shown as it is."""
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         return None
     if isinstance(original, UNAVAILABLE):
         return "unavailable"
+    if isinstance(original, UNSTORABLE_TEXT):
+        return "bad_input"
     return "internal"
 
 
@@ -55,7 +65,7 @@ def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
         # Parse errors from ParserCache's hook bypass the masking extension; code them here.
         _with_code(error)
         kind = classify(error)
-        if kind is None:
+        if kind in (None, "bad_input"):
             continue
         original = error.original_error
         log.error(
@@ -87,6 +97,9 @@ class MaskInternalErrors(SchemaExtension):
         if kind == "unavailable":
             message = "The database is unavailable; retry shortly"
             code = "SERVICE_UNAVAILABLE"
+        elif kind == "bad_input":
+            message = "An argument holds characters that cannot be stored (such as NUL)"
+            code = "BAD_USER_INPUT"
         else:
             message = f"Internal server error (request id {request_id})"
             code = "INTERNAL_SERVER_ERROR"

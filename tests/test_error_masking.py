@@ -168,3 +168,22 @@ async def test_client_faults_are_not_logged_as_internal_errors(
     [error] = body["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "after"}
     assert not [r for r in caplog.records if r.name == "campaign_graphql.errors"]
+
+
+async def test_nul_in_a_search_filter_is_bad_user_input_not_internal(api: Api) -> None:
+    body = await api.gql(
+        "query ($s: String) { campaigns(filter: {search: $s}) { totalCount } }", {"s": "a\x00b"}
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "NUL" in error["message"]
+    assert not INTERNALS.search(error["message"])
+
+
+async def test_nul_in_a_login_email_is_wrong_credentials(api: Api) -> None:
+    data = await api.anonymous().data(
+        'mutation ($e: String!) { login(input: {email: $e, password: "whatever it is"})'
+        " { token userErrors { code } } }",
+        {"e": "admin\x00@example.com"},
+    )
+    assert data["login"] == {"token": None, "userErrors": [{"code": "INVALID_CREDENTIALS"}]}

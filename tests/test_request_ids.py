@@ -8,7 +8,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from resolvers.context import current_request_id
-from server import RequestIdLogFilter, RequestIdMiddleware
+from schema.http import RequestIdLogFilter, RequestIdMiddleware
 
 
 def _record() -> logging.LogRecord:
