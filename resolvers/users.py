@@ -222,9 +222,10 @@ async def update_user(
         current = await db.lock(conn, pk)
         if current is None:
             return _not_found("id")
-        row = await db.update_profile(
-            conn, pk, name=cleaned_name or current.name, role=role or current.role
-        )
+        new_name, new_role = cleaned_name or current.name, role or current.role
+        if (new_name, new_role) == (current.name, current.role):
+            return Outcome(current)  # nothing changes, so nothing to audit
+        row = await db.update_profile(conn, pk, name=new_name, role=new_role)
         assert row is not None  # locked above
         fields = ("name", "role")
         await audit.record(

@@ -187,6 +187,16 @@ async def test_update_user_changes_name_and_role_with_audit(
     assert only_name["updateUser"]["user"] == {"name": "M", "role": "MANAGER"}
 
 
+async def test_update_user_without_a_change_writes_no_audit_row(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    uid = await f.user(conn, name="Mia", role="MEMBER")
+    same = {"id": f.gid("User", uid), "name": "Mia", "role": "MEMBER"}
+    payload = (await api.data(UPDATE_USER, same))["updateUser"]
+    assert payload == {"user": {"name": "Mia", "role": "MEMBER"}, "userErrors": []}
+    assert await f.audit_rows(conn, uid) == []
+
+
 async def test_admins_cannot_lock_themselves_out(api: Api, conn: asyncpg.Connection) -> None:
     me = f.gid("User", api.user_id)
     demote = (await api.data(UPDATE_USER, {"id": me, "role": "MEMBER"}))["updateUser"]
