@@ -9,8 +9,7 @@ from db import abtests as db
 from db.abtests import AbTestFilter, AbTestRow, VariantRow
 from db.pagination import Page
 from resolvers.context import Context
-from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, from_global_id
+from resolvers.ids import argument_pk
 from resolvers.pagination import INT, CursorKind, capped_request, read_page
 
 CURSOR = CursorKind("abTests", (INT,))
@@ -18,10 +17,7 @@ SIGNIFICANCE = 0.05
 
 
 async def ab_test(ctx: Context, global_id: str) -> AbTestRow | None:
-    try:
-        pk = from_global_id(global_id, "AbTest")
-    except InvalidGlobalId as exc:
-        raise BadUserInput(str(exc), "id") from exc
+    pk = argument_pk(global_id, "AbTest", "id")
     row: AbTestRow | None = await ctx.loaders.ab_test_by_id.load(pk)
     return row
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from resolvers.errors import BadUserInput
+
 # A bigint primary key never has more digits than this; longer input is malformed.
 _MAX_PK_DIGITS = 19
 
@@ -35,3 +37,16 @@ def from_global_id(global_id: str, expected_type: str) -> int:
     if type_name != expected_type:
         raise InvalidGlobalId(f"{global_id!r} is not a {expected_type} ID")
     return pk
+
+
+def argument_pk(global_id: str, type_name: str, argument: str) -> int:
+    """The primary key in a query argument's global ID, or BAD_USER_INPUT naming the argument.
+
+    A nested argument (`filter.merchantId`) is named in the message too, since the ID alone
+    would not say where it came from.
+    """
+    try:
+        return from_global_id(global_id, type_name)
+    except InvalidGlobalId as exc:
+        message = f"{argument}: {exc}" if "." in argument else str(exc)
+        raise BadUserInput(message, argument) from exc

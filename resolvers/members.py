@@ -10,7 +10,7 @@ from db.transactions import SpendingBucket, SpendingGroup, TransactionFilter, Tr
 from db.users import UserRow
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, from_global_id
+from resolvers.ids import argument_pk
 from resolvers.pagination import DATETIME, INT, CursorKind, capped_request
 from resolvers.periods import period
 
@@ -20,10 +20,7 @@ DEFAULT_AFFINITIES = 10
 
 async def user(ctx: Context, global_id: str) -> UserRow:
     """The user with this ID; an unknown or malformed ID is BAD_USER_INPUT naming `id`."""
-    try:
-        pk = from_global_id(global_id, "User")
-    except InvalidGlobalId as exc:
-        raise BadUserInput(str(exc), "id") from exc
+    pk = argument_pk(global_id, "User", "id")
     row: UserRow | None = await ctx.loaders.user_by_id.load(pk)
     if row is None:
         raise BadUserInput("No user has this ID", "id")

@@ -11,8 +11,7 @@ from db import abtests as db
 from db.abtests import AbTestRow, VariantRow
 from resolvers import abtests as logic
 from resolvers.context import Info
-from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
+from resolvers.ids import argument_pk, to_global_id
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 from schema.fast_execution import prefetch
 
@@ -145,12 +144,11 @@ class AbTestFilter:
     )
 
     def to_db(self) -> db.AbTestFilter:
-        campaign_pk = None
-        if self.campaign_id is not None:
-            try:
-                campaign_pk = from_global_id(self.campaign_id, "Campaign")
-            except InvalidGlobalId as exc:
-                raise BadUserInput(f"filter.campaignId: {exc}", "filter.campaignId") from exc
+        campaign_pk = (
+            argument_pk(self.campaign_id, "Campaign", "filter.campaignId")
+            if self.campaign_id is not None
+            else None
+        )
         return db.AbTestFilter(
             statuses=tuple(self.status) if self.status else None, campaign_id=campaign_pk
         )

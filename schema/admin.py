@@ -14,7 +14,7 @@ from db.users import UserFilter as DbUserFilter
 from resolvers import admin as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, decode, from_global_id, to_global_id
+from resolvers.ids import InvalidGlobalId, argument_pk, decode, to_global_id
 from schema.common import After, Connection, First
 from schema.users import Role, User, UserStatus
 
@@ -140,11 +140,8 @@ class AuditLogFilter:
 
     def to_db(self) -> DbAuditFilter:
         actor = target_type = target = None
-        try:
-            if self.actor_id is not None:
-                actor = from_global_id(self.actor_id, "User")
-        except InvalidGlobalId as exc:
-            raise BadUserInput(f"filter.actorId: {exc}", "filter.actorId") from exc
+        if self.actor_id is not None:
+            actor = argument_pk(self.actor_id, "User", "filter.actorId")
         try:
             if self.target_id is not None:
                 target_type, target = decode(self.target_id)

@@ -15,8 +15,7 @@ from resolvers import analytics as analytics_logic
 from resolvers import auth
 from resolvers import campaigns as logic
 from resolvers.context import Info
-from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
+from resolvers.ids import argument_pk, to_global_id
 from resolvers.outcome import Outcome
 from schema.abtests import AbTest
 from schema.analytics import AnalyticsSummary, DailyAnalytics, From, To
@@ -180,12 +179,11 @@ class CampaignFilter:
     )
 
     def to_db(self) -> DbCampaignFilter:
-        merchant_pk = None
-        if self.merchant_id is not None:
-            try:
-                merchant_pk = from_global_id(self.merchant_id, "Merchant")
-            except InvalidGlobalId as exc:
-                raise BadUserInput(f"filter.merchantId: {exc}", "filter.merchantId") from exc
+        merchant_pk = (
+            argument_pk(self.merchant_id, "Merchant", "filter.merchantId")
+            if self.merchant_id is not None
+            else None
+        )
         return DbCampaignFilter(
             statuses=tuple(self.status) if self.status else None,
             merchant_id=merchant_pk,
@@ -201,11 +199,7 @@ class CampaignQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")],
     ) -> Campaign | None:
-        try:
-            pk = from_global_id(id, "Campaign")
-        except InvalidGlobalId as exc:
-            raise BadUserInput(str(exc), "id") from exc
-        row = await info.context.loaders.campaign_by_id.load(pk)
+        row = await info.context.loaders.campaign_by_id.load(argument_pk(id, "Campaign", "id"))
         return Campaign.from_row(row) if row else None
 
     @strawberry.field(

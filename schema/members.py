@@ -17,8 +17,7 @@ from db.transactions import SpendingGroup as SpendingGroupEnum
 from db.transactions import TransactionFilter as DbTransactionFilter
 from db.transactions import TransactionRow
 from resolvers.context import Info
-from resolvers.errors import BadUserInput
-from resolvers.ids import InvalidGlobalId, from_global_id, to_global_id
+from resolvers.ids import argument_pk, to_global_id
 from schema.common import Money, Node, described_enum
 from schema.merchants import Merchant
 
@@ -239,12 +238,11 @@ class TransactionFilter:
     )
 
     def to_db(self) -> DbTransactionFilter:
-        merchant_pk = None
-        if self.merchant_id is not None:
-            try:
-                merchant_pk = from_global_id(self.merchant_id, "Merchant")
-            except InvalidGlobalId as exc:
-                raise BadUserInput(f"filter.merchantId: {exc}", "filter.merchantId") from exc
+        merchant_pk = (
+            argument_pk(self.merchant_id, "Merchant", "filter.merchantId")
+            if self.merchant_id is not None
+            else None
+        )
         return DbTransactionFilter(
             occurred_from=self.from_,
             occurred_to=self.to,
