@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
 
 
 class CampaignStatus(enum.Enum):
@@ -94,8 +94,7 @@ class CampaignFilter:
             args.append(self.merchant_id)
             where.append(f"merchant_id = ${len(args)}")
         if self.search:
-            escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.append(f"%{escaped}%")
+            args.append(contains_pattern(self.search))
             where.append(f"name ILIKE ${len(args)}")
         return where, args
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,8 @@ async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[MerchantRow |
 
 def _filters(search: str | None) -> tuple[list[str], list[Any]]:
     if search:
-        return ["name ILIKE $1"], [f"%{_escape_like(search)}%"]
+        return ["name ILIKE $1"], [contains_pattern(search)]
     return [], []
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def page(

@@ -113,6 +113,12 @@ def page_of(
     return Page(rows, has_next_page=bounded, has_previous_page=more)
 
 
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, with its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def count(
     conn: asyncpg.Connection, *, table: str, where: Sequence[str], args: Sequence[Any]
 ) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
 
 
 class Role(enum.Enum):
@@ -155,8 +155,7 @@ class UserFilter:
         where: list[str] = []
         args: list[Any] = []
         if self.search:
-            escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.append(f"%{escaped}%")
+            args.append(contains_pattern(self.search))
             where.append(f"(email ILIKE ${len(args)} OR name ILIKE ${len(args)})")
         if self.role is not None:
             args.append(self.role.value)
