@@ -30,10 +30,11 @@ from db.embedded import EmbeddedPostgres  # noqa: E402
 from db.pool import create_pool  # noqa: E402
 from resolvers.auth import Credential  # noqa: E402
 from resolvers.context import Context  # noqa: E402
-from schema import schema  # noqa: E402
+from schema import compiled, schema  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> None:
+    compiled.ENABLED = not args.no_compiled
     if args.stock:
         from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -80,9 +81,11 @@ async def main(args: argparse.Namespace) -> None:
                 out.write_text(profiler.output_text(unicode=False, show_all=False))
                 print(f"profile: {out.relative_to(ROOT)}")
             print(
-                f"{q.name}: {cpu / args.n * 1e3:.2f} ms CPU/request, "
+                f"{q.name}: compiled runs {dict(compiled.RUNS)}; "
+                f"{cpu / args.n * 1e3:.2f} ms CPU/request, "
                 f"{wall / args.n * 1e3:.2f} ms wall/request over {args.n} sequential requests "
-                f"({'stock' if args.stock else 'fast'} executor)"
+                f"({'stock' if args.stock else 'fast'} executor"
+                f"{'' if compiled.ENABLED else ', compiled path off'})"
             )
     finally:
         await pool.close()
@@ -93,6 +96,9 @@ if __name__ == "__main__":
     parser.add_argument("--queries", default="Q1,Q2,Q3")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--stock", action="store_true")
+    parser.add_argument(
+        "--no-compiled", action="store_true", help="the fast executor without schema/compiled.py"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="pyinstrument; text to bench/results/profile-Q*.txt"
     )

@@ -72,7 +72,7 @@ _Step = tuple[
 
 # Values of exactly these types are what graphql-core's serializers return unchanged (an Int
 # also needs the 32-bit range check): no call for them.
-_UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
+UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 # Key of a Strawberry field's metadata: `recipe(context, sources, arguments)` starts loading
@@ -164,7 +164,7 @@ def _call_without_info(resolve: Callable[..., Any], source: Any) -> Any:
 _leaf_recipes: dict[int, tuple[GraphQLField, Any]] = {}
 
 
-def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] | None:
+def leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] | None:
     cached = _leaf_recipes.get(id(field_def))
     if cached is not None and cached[0] is field_def:
         return cached[1]  # type: ignore[no-any-return]
@@ -192,7 +192,7 @@ def _leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] 
                 read: Callable[[Any], Any] = attrgetter(strawberry_field.python_name)
             else:
                 read = partial(_call_without_info, resolve)
-            recipe = (read, leaf, non_null, _UNCHANGED.get(leaf))  # type: ignore[arg-type]
+            recipe = (read, leaf, non_null, UNCHANGED.get(leaf))  # type: ignore[arg-type]
     _leaf_recipes[id(field_def)] = (field_def, recipe)
     return recipe
 
@@ -209,6 +209,25 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # (item type, id(field group)) -> field group, for list selections without recipes
         self._nothing_to_prefetch: dict[tuple[str, int], FieldDetailsList] = {}
 
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A query runs compiled (schema/compiled.py) when it can be planned; the stock way
+        when the compiled run bails out, and for everything else."""
+        from schema import compiled  # here: schema.compiled imports this module
+
+        if self._fast and serially is None and self.abort_signal is None:
+            plan = compiled.plan_for(self)
+            if plan is not None:
+                return self._execute_compiled(compiled, plan)
+        return super().execute_operation(serially)
+
+    async def _execute_compiled(self, compiled: Any, plan: Any) -> Any:
+        try:
+            data = await compiled.execute(self, plan)
+        except compiled.Bailout:
+            result = super().execute_operation()
+            return await result if self.is_awaitable(result) else result
+        return self.finish(self.build_response(data))
+
     def _plan(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Step]:
         cached = self._plans.get(id(fields))
         if cached is not None and cached[0] is fields:
@@ -217,7 +236,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         for response_name, details in fields.items():
             node = details[0].node
             field_def = self.schema.get_field(parent_type, node.name.value)
-            recipe = None if field_def is None or node.arguments else _leaf_recipe(field_def)
+            recipe = None if field_def is None or node.arguments else leaf_recipe(field_def)
             if recipe is None:
                 plan.append((response_name, None, None, False, None))
             else:

@@ -124,6 +124,23 @@ class Guard(FieldExtension):
         rule = self.rule
         return viewer is not None and (rule is None or rule.anonymous or rule.allows(viewer))
 
+    def allows_now(self, ctx: Any, source: Any) -> bool | None:
+        """For the compiled executor (schema/compiled.py), which calls the resolver itself:
+        whether this field may resolve on `source` (the rule, checked exactly as `resolve`
+        does), or None while the viewer is not loaded (then the field runs through
+        `resolve`, which loads it)."""
+        viewer = ctx.viewer
+        if viewer is None:
+            return None
+        rule = self.rule
+        return rule is None or rule.anonymous or rule.allows(viewer, _owner_of(source))
+
+    def visible_now(self, ctx: Any, result: Any) -> Any:
+        """The visibility filter of `resolve`, for the compiled executor's results."""
+        if result is None or not self.visibility:
+            return result
+        return self._visible(ctx.viewer, result)
+
     def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
         """Fields with a plain (sync) resolver, like a connection edge's `node`: stay sync
         when the viewer is known (no coroutine, no Task per list item)."""

@@ -1,0 +1,668 @@
+"""Compiled query execution: plan an operation once, then run it without graphql-core's
+per-field machinery; when anything is not plain success, run the stock path instead.
+
+Why: even with the leaf fast path (schema/fast_execution.py), graphql-core spends several
+µs on every object field and list item of a response (a Path, a GraphQLResolveInfo, argument
+coercion, `complete_value`'s type dispatch, sub-field collection), and Q2 has ~2,000 of
+them. Most of that work depends only on the operation, not on the data.
+
+How:
+  - Plan (once per operation document, cached by its parsed node, which the parser cache
+    keeps): for each selection set, the fields in response order, each with how to get its
+    value (read an attribute for a plain field, or call the field's resolver: the very same
+    Strawberry-built function graphql-core calls, with its access rules and argument
+    conversion) and how to complete it (leaf serializer, object plan, list of a completer,
+    nullability). Only query operations on object, list, scalar and enum types, without
+    directives or fragment variables, are planned; anything else runs the fast executor.
+  - Run: argument values and a resolve info are computed once per field per request (they
+    depend only on the variables), not per object. Values that are awaited (a dataloader
+    load) are collected and awaited together, one wave at a time, so every load of a wave
+    lands in the same batch; lists of objects prefetch their items' dataloader fields first,
+    with the same recipes as the fast executor.
+  - Any exception, a null for a non-null field, a value of an unexpected kind, or a type
+    check that fails stops the run (`Bailout`), and the operation runs again through the
+    fast executor (queries only read, and the loaders keep what was already loaded), which
+    reports errors exactly as graphql-core does. So the compiled path never has to produce
+    an error: it yields the data the stock executor would, or nothing.
+
+tests/test_fast_execution.py proves the data equal to the stock executor's for every query of
+the test suite and for generated queries, and counts that this path really ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import isfuture
+from collections.abc import Awaitable, Callable
+from operator import attrgetter
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+)
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from strawberry.schema.schema_converter import get_arguments
+
+from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe
+
+if TYPE_CHECKING:
+    from schema.fast_execution import FastExecutionContext
+
+
+class Bailout(Exception):
+    """The compiled run met something only the stock executor reports correctly."""
+
+
+class NotPlannable(Exception):
+    """The operation uses something the planner does not handle."""
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+# How a field gets its value.
+_READ = 0  # read(source): a plain field (Strawberry's default resolver, no arguments/rules)
+_RESOLVE = 1  # resolve(source, info, **arguments): the field's own Strawberry resolver
+_TYPENAME = 2  # the constant __typename of the parent type
+_DIRECT = 3  # call(run, source, slot): the field's Python resolver without Strawberry's wrapper
+
+
+class _Later:
+    """A value still being computed: `then(run, await awaitable)` completes it."""
+
+    __slots__ = ("awaitable", "then")
+
+    def __init__(self, awaitable: Awaitable[Any], then: Callable[[_Run, Any], Any]) -> None:
+        self.awaitable = awaitable
+        self.then = then
+
+
+# --- completers: a field's return type, compiled ---------------------------------------------
+
+
+class _Leaf:
+    __slots__ = ("coerce", "non_null", "unchanged")
+
+    def __init__(self, leaf: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> None:
+        self.coerce = leaf.coerce_output_value
+        self.non_null = non_null
+        self.unchanged = UNCHANGED.get(leaf)  # type: ignore[call-overload]
+
+    def complete(self, run: _Run, value: Any) -> Any:
+        if value is None:
+            if self.non_null:
+                raise Bailout
+            return None
+        unchanged = self.unchanged
+        if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
+            return value
+        if isinstance(value, Exception):
+            raise Bailout
+        coerced = self.coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise Bailout
+        return coerced
+
+
+class _Object:
+    __slots__ = ("is_type_of", "non_null", "plan")
+
+    def __init__(self, plan: _ObjectPlan, non_null: bool) -> None:
+        self.plan = plan
+        self.non_null = non_null
+        self.is_type_of = plan.type.is_type_of
+
+    def complete(self, run: _Run, value: Any) -> Any:
+        if value is None:
+            if self.non_null:
+                raise Bailout
+            return None
+        if isinstance(value, Exception):
+            raise Bailout
+        if self.is_type_of is not None and self.is_type_of(value, None) is not True:
+            raise Bailout
+        return _complete_object(run, self.plan, value)
+
+
+class _List:
+    __slots__ = ("inner", "non_null", "prefetch")
+
+    def __init__(self, inner: Any, non_null: bool) -> None:
+        self.inner = inner
+        self.non_null = non_null
+        self.prefetch: list[_Prefetch] = inner.plan.prefetch if type(inner) is _Object else []
+
+    def complete(self, run: _Run, value: Any) -> Any:
+        if value is None:
+            if self.non_null:
+                raise Bailout
+            return None
+        if type(value) is not list and type(value) is not tuple:
+            raise Bailout  # other iterables: the stock path
+        if self.prefetch and len(value) > 1:
+            loading = _start_prefetch(run, self.prefetch, value)
+            if loading is not None:
+                return _Later(loading, lambda run, _: self._items(run, value))
+        return self._items(run, value)
+
+    def _items(self, run: _Run, value: list[Any] | tuple[Any, ...]) -> list[Any]:
+        complete = self.inner.complete
+        out = [complete(run, item) for item in value]
+        for i, item in enumerate(out):
+            if type(item) is _Later:
+                run.defer(out, i, item)
+        return out
+
+
+class _Visible:
+    """A guarded field's visibility filter (permissions.Guard.visible_now), then `inner`."""
+
+    __slots__ = ("guard", "inner")
+
+    def __init__(self, guard: Any, inner: Any) -> None:
+        self.guard = guard
+        self.inner = inner
+
+    def complete(self, run: _Run, value: Any) -> Any:
+        return self.inner.complete(run, self.guard.visible_now(run.context, value))
+
+
+_SOURCE = object()  # stands for the parent object in a field's precomputed arguments
+
+
+class _Direct:
+    """Calls a field's Python resolver (or reads its attribute) the way Strawberry's wrapper
+    would, minus the per-call work: Strawberry converts the arguments and builds its Info once
+    per request here (`_Run.direct_arguments`), and the access rule is the Guard's own check.
+    While the viewer is not loaded, the call goes through Strawberry's wrapper instead."""
+
+    __slots__ = ("attribute", "definition", "func", "guard", "resolve", "takes_self")
+
+    def __init__(self, definition: Any, resolve: Any, guard: Any) -> None:
+        self.definition = definition
+        self.resolve = resolve
+        self.guard = guard
+        base = definition.base_resolver
+        self.func = None if base is None else base.wrapped_func
+        self.takes_self = base is not None and base.self_parameter is not None
+        self.attribute = definition.python_name
+
+    def call(self, run: _Run, source: Any, slot: int) -> Any:
+        guard = self.guard
+        if guard is not None:
+            allowed = guard.allows_now(run.context, source)
+            if allowed is None:  # the viewer is not loaded yet: the wrapper loads it
+                return self.resolve(source, run.info(slot), **run.arguments(slot))
+            if not allowed:
+                raise Bailout  # the stock path reports FORBIDDEN
+        func = self.func
+        if func is None:
+            return getattr(source, self.attribute)
+        if self.takes_self:
+            return func(source, **run.direct_arguments(slot))
+        return func(**run.direct_arguments(slot))
+
+
+def _direct(field_def: GraphQLField) -> _Direct | None:
+    """A _Direct for fields whose only extension is the access Guard, with no permission
+    classes and no parent/root parameter; None for the others (Strawberry's wrapper)."""
+    definition = _definition(field_def)
+    if definition is None or definition.permission_classes:
+        return None
+    guards = definition.extensions
+    if len(guards) > 1 or (guards and not hasattr(guards[0], "allows_now")):
+        return None
+    base = definition.base_resolver
+    if base is None:
+        if definition.default_resolver is not getattr or field_def.args:
+            return None
+    elif base.parent_parameter is not None or base.root_parameter is not None:
+        return None
+    return _Direct(definition, field_def.resolve, guards[0] if guards else None)
+
+
+# --- plans -----------------------------------------------------------------------------------
+
+# (response key, how, read/resolve/type name, leaf type returned unchanged or None, completer,
+# field slot in the run)
+_Field = tuple[str, int, Any, Any, Any, int]
+
+
+class _Prefetch:
+    """A list item's dataloader field (or one under an item's plain object field) whose keys
+    can be loaded for the whole list at once (see schema/fast_execution.PREFETCH)."""
+
+    __slots__ = ("allowed", "recipe", "slot", "via")
+
+    def __init__(self, recipe: Any, allowed: list[Any], slot: int, via: str | None) -> None:
+        self.recipe = recipe
+        self.allowed = allowed
+        self.slot = slot
+        self.via = via
+
+
+class _ObjectPlan:
+    __slots__ = ("fields", "prefetch", "type")
+
+    def __init__(self, type_: GraphQLObjectType) -> None:
+        self.type = type_
+        self.fields: list[_Field] = []
+        self.prefetch: list[_Prefetch] = []
+
+
+class _Slot:
+    """What a field needs per request: its definition, nodes and parent (for the info and
+    the arguments)."""
+
+    __slots__ = ("details", "field_def", "has_args", "parent_type")
+
+    def __init__(
+        self, field_def: GraphQLField, details: FieldDetailsList, parent_type: GraphQLObjectType
+    ) -> None:
+        self.field_def = field_def
+        self.details = details
+        self.parent_type = parent_type
+        self.has_args = bool(field_def.args or details[0].node.arguments)
+
+
+class Plan:
+    """A compiled query operation."""
+
+    __slots__ = ("root", "slots")
+
+    def __init__(self) -> None:
+        self.root: _ObjectPlan
+        self.slots: list[_Slot] = []
+
+
+def _has_directives(node: Any) -> bool:
+    """Whether any selection under `node` carries a directive (@skip/@include/@defer...)."""
+    selection_set: SelectionSetNode | None = getattr(node, "selection_set", None)
+    if getattr(node, "directives", None):
+        return True
+    if selection_set is None:
+        return False
+    return any(_has_directives(s) for s in selection_set.selections)
+
+
+class _Planner:
+    def __init__(self, ctx: FastExecutionContext) -> None:
+        self.ctx = ctx
+        self.plan = Plan()
+
+    def build(self) -> Plan:
+        ctx = self.ctx
+        operation: OperationDefinitionNode = ctx.operation
+        if operation.operation is not OperationType.QUERY or _has_directives(operation):
+            raise NotPlannable
+        if any(_has_directives(f) or f.directives for f in ctx.fragment_definitions.values()):
+            raise NotPlannable
+        root_type = ctx.schema.query_type
+        if root_type is None:
+            raise NotPlannable
+        grouped, defer_usages, *_ = collect_fields(
+            ctx.schema, ctx.fragments, ctx.variable_values, root_type, operation
+        )
+        if defer_usages:
+            raise NotPlannable
+        self.plan.root = self._object(root_type, grouped)
+        return self.plan
+
+    def _object(self, type_: GraphQLObjectType, grouped: Any) -> _ObjectPlan:
+        plan = _ObjectPlan(type_)
+        for key, details in grouped.items():
+            if any(d.fragment_variable_values is not None for d in details):
+                raise NotPlannable
+            node: FieldNode = details[0].node
+            name = node.name.value
+            if name == "__typename":
+                plan.fields.append((key, _TYPENAME, type_.name, None, None, -1))
+                continue
+            field_def = type_.fields.get(name)
+            if field_def is None:  # __schema, __type and unknown fields
+                raise NotPlannable
+            leaf = None if node.arguments else leaf_recipe(field_def)
+            if leaf is not None:
+                read, leaf_type, non_null, unchanged = leaf
+                plan.fields.append((key, _READ, read, unchanged, _Leaf(leaf_type, non_null), -1))
+                continue
+            completer = self._completer(field_def.type, details)
+            slot = len(self.plan.slots)
+            self.plan.slots.append(_Slot(field_def, details, type_))
+            read_attr = _plain_attribute(field_def, node)
+            direct = None if read_attr is not None else _direct(field_def)
+            if read_attr is not None:
+                plan.fields.append((key, _READ, attrgetter(read_attr), None, completer, slot))
+            elif direct is not None:
+                if direct.guard is not None and direct.guard.visibility:
+                    completer = _Visible(direct.guard, completer)
+                plan.fields.append((key, _DIRECT, direct, None, completer, slot))
+            else:
+                plan.fields.append((key, _RESOLVE, field_def.resolve, None, completer, slot))
+        self._prefetch_for(plan)
+        return plan
+
+    def _completer(self, type_: Any, details: FieldDetailsList) -> Any:
+        non_null = isinstance(type_, GraphQLNonNull)
+        if non_null:
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            return _List(self._completer(type_.of_type, details), non_null)
+        if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
+            return _Leaf(type_, non_null)
+        if isinstance(type_, GraphQLObjectType):
+            sub = collect_subfields(
+                self.ctx.schema,
+                self.ctx.fragments,
+                self.ctx.variable_values,
+                self.ctx.operation,
+                type_,
+                details,
+            )
+            if sub.new_defer_usages:
+                raise NotPlannable
+            return _Object(self._object(type_, sub.grouped_field_set), non_null)
+        raise NotPlannable  # interfaces and unions: the stock path resolves their types
+
+    def _prefetch_for(self, plan: _ObjectPlan) -> None:
+        """The recipes of this object's fields, and of the fields of its plain object fields
+        (a connection edge's `node`), for when a list of such objects is completed."""
+        for _key, _how, _fn, _unchanged, completer, slot in plan.fields:
+            if slot < 0:
+                continue
+            definition = _definition(self.plan.slots[slot].field_def)
+            if definition is None:
+                continue
+            recipe = definition.metadata.get(PREFETCH)
+            if recipe is not None:
+                allowed = [
+                    e.prefetch_allowed
+                    for e in definition.extensions
+                    if hasattr(e, "prefetch_allowed")
+                ]
+                plan.prefetch.append(_Prefetch(recipe, allowed, slot, None))
+            if type(completer) is _Visible:
+                completer = completer.inner
+            if recipe is None and definition.base_resolver is None and type(completer) is _Object:
+                for inner in completer.plan.prefetch:
+                    if inner.via is None:
+                        via = definition.python_name
+                        plan.prefetch.append(
+                            _Prefetch(inner.recipe, inner.allowed, inner.slot, via)
+                        )
+
+
+def _definition(field_def: GraphQLField) -> Any:
+    return (field_def.extensions or {}).get("strawberry-definition")
+
+
+def _plain_attribute(field_def: GraphQLField, node: FieldNode) -> str | None:
+    """The attribute Strawberry's default resolver reads for a field with no resolver, no
+    arguments, no access rule and no extension; None for any other field."""
+    definition = _definition(field_def)
+    resolve = field_def.resolve
+    if (
+        definition is None
+        or node.arguments
+        or field_def.args
+        or not getattr(resolve, "_is_default", False)
+        or definition.base_resolver is not None
+        or definition.extensions
+        or definition.permission_classes
+        or definition.default_resolver is not getattr
+    ):
+        return None
+    return str(definition.python_name)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+class _Run:
+    __slots__ = ("args", "context", "ctx", "direct_args", "infos", "pending", "plan")
+
+    def __init__(self, ctx: FastExecutionContext, plan: Plan) -> None:
+        self.ctx = ctx
+        self.context = ctx.context_value
+        self.plan = plan
+        n = len(plan.slots)
+        self.infos: list[Any] = [None] * n
+        self.args: list[dict[str, Any] | None] = [None] * n
+        self.direct_args: list[dict[str, Any] | None] = [None] * n
+        # (container, key, awaitable, then): values to settle in the next wave
+        self.pending: list[tuple[Any, Any, Awaitable[Any], Callable[[_Run, Any], Any]]] = []
+
+    def info(self, slot: int) -> Any:
+        info = self.infos[slot]
+        if info is None:
+            s = self.plan.slots[slot]
+            key = s.details[0].node.alias or s.details[0].node.name
+            info = self.infos[slot] = self.ctx.build_resolve_info(
+                s.field_def,
+                [d.node for d in s.details],
+                s.parent_type,
+                Path(None, getattr(key, "value", key), s.parent_type.name),
+            )
+        return info
+
+    def arguments(self, slot: int) -> dict[str, Any]:
+        args = self.args[slot]
+        if args is None:
+            s = self.plan.slots[slot]
+            if s.has_args:
+                args = get_argument_values(
+                    s.field_def, s.details[0].node, self.ctx.variable_values
+                )
+            else:
+                args = {}
+            self.args[slot] = args
+        return args
+
+    def direct_arguments(self, slot: int) -> dict[str, Any]:
+        """The keyword arguments Strawberry's wrapper would pass the field's Python resolver
+        (converted arguments, `info`), computed by Strawberry's own `get_arguments`."""
+        kwargs = self.direct_args[slot]
+        if kwargs is None:
+            s = self.plan.slots[slot]
+            definition = _definition(s.field_def)
+            strawberry_schema = self.ctx.schema._strawberry_schema  # type: ignore[attr-defined]
+            converter = strawberry_schema.schema_converter
+            info = strawberry_schema.config.info_class(
+                _raw_info=self.info(slot), _field=definition
+            )
+            _args, kwargs = get_arguments(
+                field=definition,
+                source=_SOURCE,
+                info=info,
+                kwargs=self.arguments(slot),
+                config=converter.config,
+                scalar_registry=converter.scalar_registry,
+            )
+            self.direct_args[slot] = kwargs
+        return kwargs
+
+    def defer(self, container: Any, key: Any, later: _Later) -> None:
+        container[key] = None  # keeps the response key's position
+        self.pending.append((container, key, later.awaitable, later.then))
+
+    def close(self) -> None:
+        """After a bailout: stop what was started and never awaited."""
+        for _container, _key, awaitable, _then in self.pending:
+            if isinstance(awaitable, _Resume):
+                awaitable.coro.close()
+            elif type(awaitable) is CoroutineType:
+                awaitable.close()
+            elif isfuture(awaitable):
+                awaitable.add_done_callback(_retrieve)
+        self.pending.clear()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _complete_object(run: _Run, plan: _ObjectPlan, source: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, how, fn, unchanged, completer, slot in plan.fields:
+        if how == _READ:
+            value = fn(source)
+            if type(value) is unchanged and (
+                unchanged is not int or _INT_MIN <= value <= _INT_MAX
+            ):
+                out[key] = value
+                continue
+        elif how == _DIRECT:
+            value = fn.call(run, source, slot)
+        elif how == _RESOLVE:
+            value = fn(source, run.info(slot), **run.arguments(slot))
+        else:
+            out[key] = fn
+            continue
+        if type(value) is CoroutineType:
+            try:
+                yielded = value.send(None)
+            except StopIteration as stop:
+                value = stop.value
+            else:
+                if isfuture(yielded):
+                    yielded._asyncio_future_blocking = False  # see fast_execution._start
+                out[key] = None
+                run.pending.append((out, key, _Resume(value, yielded), completer.complete))
+                continue
+        elif isfuture(value):
+            if not value.done():
+                out[key] = None
+                run.pending.append((out, key, value, completer.complete))
+                continue
+            value = value.result()
+        completed = completer.complete(run, value)
+        if type(completed) is _Later:
+            run.defer(out, key, completed)
+        else:
+            out[key] = completed
+    return out
+
+
+def _start_prefetch(
+    run: _Run, prefetches: list[_Prefetch], items: list[Any] | tuple[Any, ...]
+) -> Awaitable[Any] | None:
+    """Start the items' recipes; an awaitable for the loads still running, or None."""
+    ctx = run.context
+    waiting: list[Any] = []
+    for p in prefetches:
+        if not all(allowed(ctx) for allowed in p.allowed):
+            continue  # e.g. a rule this viewer fails: the field refuses (and we bail out)
+        if p.via is None:
+            sources = list(items)
+        else:
+            via = p.via
+            sources = [c for c in (getattr(s, via, None) for s in items) if c is not None]
+        if not sources:
+            continue
+        try:
+            started = p.recipe(ctx, sources, run.arguments(p.slot))
+        except Exception:  # noqa: BLE001, S112 (bad arguments: the resolver meets them)
+            continue
+        if started is None:
+            continue
+        if isfuture(started):
+            children = getattr(started, "_children", None)  # asyncio.gather's future
+            if started.done() or (children is not None and all(c.done() for c in children)):
+                started.add_done_callback(_retrieve)
+                continue  # all loaded already (primed or cached): nothing to wait for
+        waiting.append(started)
+    if not waiting:
+        return None
+    return _settled(waiting)
+
+
+async def _settled(awaitables: list[Any]) -> None:
+    for awaitable in awaitables:
+        try:
+            await awaitable
+        except Exception:  # noqa: BLE001, S110 (the field's resolver meets it and we bail out)
+            pass
+
+
+async def execute(ctx: FastExecutionContext, plan: Plan) -> dict[str, Any]:
+    """The operation's data; raises Bailout when only the stock path can answer."""
+    run = _Run(ctx, plan)
+    try:
+        data = _complete_object(run, plan.root, ctx.root_value)
+        while run.pending:
+            wave, run.pending = run.pending, []
+            if len(wave) == 1:
+                values = [await _settle_one(wave[0][2])]
+            else:
+                values = await asyncio.gather(*(p[2] for p in wave), return_exceptions=True)
+            for (container, key, _awaitable, then), value in zip(wave, values, strict=True):
+                if isinstance(value, BaseException):
+                    if isinstance(value, asyncio.CancelledError):
+                        raise value
+                    raise Bailout from value
+                completed = then(run, value)
+                if type(completed) is _Later:
+                    run.defer(container, key, completed)
+                else:
+                    container[key] = completed
+    except Exception as exc:
+        run.close()
+        RUNS["bailed out"] += 1
+        raise Bailout from exc
+    RUNS["answered"] += 1
+    return data
+
+
+async def _settle_one(awaitable: Awaitable[Any]) -> Any:
+    try:
+        return await awaitable
+    except Exception as exc:  # noqa: BLE001 (like gather(return_exceptions=True))
+        return exc
+
+
+# How compiled runs ended, since the process started (tests read it).
+RUNS = {"answered": 0, "bailed out": 0}
+
+# Plans by operation node (kept alive with the plan so its id stays unique); None: not
+# plannable. Bounded like the parser cache that keeps the nodes.
+_plans: dict[int, tuple[OperationDefinitionNode, Plan | None]] = {}
+_MAX_PLANS = 512
+
+
+# False: every operation runs the fast executor (bench/inprocess.py --no-compiled compares).
+ENABLED = True
+
+
+def plan_for(ctx: FastExecutionContext) -> Plan | None:
+    if not ENABLED:
+        return None
+    operation = ctx.operation
+    cached = _plans.get(id(operation))
+    if cached is not None and cached[0] is operation:
+        return cached[1]
+    try:
+        plan: Plan | None = _Planner(ctx).build()
+    except NotPlannable:
+        plan = None
+    if len(_plans) >= _MAX_PLANS:
+        _plans.clear()
+    _plans[id(operation)] = (operation, plan)
+    return plan
+
