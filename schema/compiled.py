@@ -466,9 +466,7 @@ class _Run:
         if args is None:
             s = self.plan.slots[slot]
             if s.has_args:
-                args = get_argument_values(
-                    s.field_def, s.details[0].node, self.ctx.variable_values
-                )
+                args = get_argument_values(s.field_def, s.details[0].node, self.ctx.variable_values)
             else:
                 args = {}
             self.args[slot] = args
@@ -483,9 +481,7 @@ class _Run:
             definition = _definition(s.field_def)
             strawberry_schema = self.ctx.schema._strawberry_schema  # type: ignore[attr-defined]
             converter = strawberry_schema.schema_converter
-            info = strawberry_schema.config.info_class(
-                _raw_info=self.info(slot), _field=definition
-            )
+            info = strawberry_schema.config.info_class(_raw_info=self.info(slot), _field=definition)
             _args, kwargs = get_arguments(
                 field=definition,
                 source=_SOURCE,
@@ -523,9 +519,7 @@ def _complete_object(run: _Run, plan: _ObjectPlan, source: Any) -> dict[str, Any
     for key, how, fn, unchanged, completer, slot in plan.fields:
         if how == _READ:
             value = fn(source)
-            if type(value) is unchanged and (
-                unchanged is not int or _INT_MIN <= value <= _INT_MAX
-            ):
+            if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
                 out[key] = value
                 continue
         elif how == _DIRECT:
@@ -665,4 +659,3 @@ def plan_for(ctx: FastExecutionContext) -> Plan | None:
         _plans.clear()
     _plans[id(operation)] = (operation, plan)
     return plan
-
