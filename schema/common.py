@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -120,23 +120,43 @@ class UserError:
         return [cls.of(p) for p in problems]
 
 
+R = TypeVar("R")
+
+# Cursors are written only when a client asks for them (most pages are read without), from
+# the row they point at: Edge.cursor and PageInfo's start/end cursors.
+
+
 @strawberry.type(description="Where a page sits in its connection (Relay).")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More rows follow this page.")
     has_previous_page: bool = strawberry.field(
         description="Rows precede this page (known when paging with `after` or `last`)."
     )
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+    first_row: strawberry.Private[Any]
+    last_row: strawberry.Private[Any]
+    cursor_of: strawberry.Private[Callable[[Any], str]]
+
+    @strawberry.field(description="Cursor of the first edge.")
+    def start_cursor(self) -> str | None:
+        return None if self.first_row is None else self.cursor_of(self.first_row)
+
+    @strawberry.field(description="Cursor of the last edge.")
+    def end_cursor(self) -> str | None:
+        return None if self.last_row is None else self.cursor_of(self.last_row)
 
 
-R = TypeVar("R")
+def _edge_cursor(self: Any) -> str:
+    return self.cursor_of(self.row)  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="A node and its cursor.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Pass to `after`/`before` to page from here.")
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor, description="Pass to `after`/`before` to page from here."
+    )
     node: T = strawberry.field(description="The object.")
+    row: strawberry.Private[Any]
+    cursor_of: strawberry.Private[Callable[[Any], str]]
 
 
 @strawberry.type(description="A page of a list, with cursors (Relay connection).")
@@ -158,15 +178,17 @@ class Connection(Generic[T]):
         cursor_of: Callable[[R], str],
         count_total: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
-        edges = [Edge(cursor=cursor_of(r), node=to_node(r)) for r in page.rows]
+        rows = page.rows
+        edges = [Edge(node=to_node(r), row=r, cursor_of=cursor_of) for r in rows]
         return cls(
             edges=edges,
             nodes=[e.node for e in edges],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                first_row=rows[0] if rows else None,
+                last_row=rows[-1] if rows else None,
+                cursor_of=cursor_of,
             ),
             count_total=count_total,
         )

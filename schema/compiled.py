@@ -518,34 +518,37 @@ def _complete_object(run: _Run, plan: _ObjectPlan, source: Any) -> dict[str, Any
     out: dict[str, Any] = {}
     for key, how, fn, unchanged, completer, slot in plan.fields:
         if how == _READ:
+            # A plain attribute: never awaited (a value of the wrong kind fails completion,
+            # and the stock path handles it).
             value = fn(source)
             if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
                 out[key] = value
                 continue
-        elif how == _DIRECT:
-            value = fn.call(run, source, slot)
-        elif how == _RESOLVE:
-            value = fn(source, run.info(slot), **run.arguments(slot))
         else:
-            out[key] = fn
-            continue
-        if type(value) is CoroutineType:
-            try:
-                yielded = value.send(None)
-            except StopIteration as stop:
-                value = stop.value
+            if how == _DIRECT:
+                value = fn.call(run, source, slot)
+            elif how == _RESOLVE:
+                value = fn(source, run.info(slot), **run.arguments(slot))
             else:
-                if isfuture(yielded):
-                    yielded._asyncio_future_blocking = False  # see fast_execution._start
-                out[key] = None
-                run.pending.append((out, key, _Resume(value, yielded), completer.complete))
+                out[key] = fn
                 continue
-        elif isfuture(value):
-            if not value.done():
-                out[key] = None
-                run.pending.append((out, key, value, completer.complete))
-                continue
-            value = value.result()
+            if type(value) is CoroutineType:
+                try:
+                    yielded = value.send(None)
+                except StopIteration as stop:
+                    value = stop.value
+                else:
+                    if isfuture(yielded):
+                        yielded._asyncio_future_blocking = False  # see fast_execution._start
+                    out[key] = None
+                    run.pending.append((out, key, _Resume(value, yielded), completer.complete))
+                    continue
+            elif isfuture(value):
+                if not value.done():
+                    out[key] = None
+                    run.pending.append((out, key, value, completer.complete))
+                    continue
+                value = value.result()
         completed = completer.complete(run, value)
         if type(completed) is _Later:
             run.defer(out, key, completed)
