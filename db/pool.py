@@ -70,12 +70,20 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
         return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109  (asyncpg API)
-        async with asyncio.timeout(timeout):
-            await self._turns.acquire()
+        turns = self._turns
+        if turns.locked():  # every connection is out: wait in line, within the deadline
+            async with asyncio.timeout(timeout):
+                await turns.acquire()
+        else:  # a connection is free: no deadline to arm (half the cost of a short query)
+            await turns.acquire()
         try:
-            return await super()._acquire(timeout)
+            # A turn guarantees a free connection holder (a holder goes back to asyncpg's
+            # queue before its turn is released), so nothing here waits for another
+            # request; opening a new connection is bounded by the pool's connect timeout.
+            # Without a timeout asyncpg also skips its wait_for, which costs a Task.
+            return await super()._acquire(None)
         except BaseException:
-            self._turns.release()
+            turns.release()
             raise
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from schema import permissions
+from schema import compiled, permissions, prepared
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
@@ -40,6 +43,54 @@ permissions.apply(Query, Mutation)
 
 
 class Schema(strawberry.Schema):
+    async def execute(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """A prepared query runs without Strawberry's pipeline (schema/prepared.py); anything
+        else, and any query that would produce an error, goes through it."""
+        if (
+            query is not None
+            and root_value is None
+            and operation_extensions is None
+            and (allowed_operation_types is None or OperationType.QUERY in allowed_operation_types)
+            and self.execution_context_class is FastExecutionContext  # not when tests swap it
+        ):
+            data = await prepared.run(
+                self._schema, query, variable_values, operation_name, context_value
+            )
+            if data is not None:
+                return ExecutionResult(data=data, errors=None)
+            # The compiled path already had its go: straight to the fast executor.
+            skip = compiled.SKIP.set(True)
+            try:
+                return await super().execute(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed_operation_types,
+                    operation_extensions,
+                )
+            finally:
+                compiled.SKIP.reset(skip)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         log_errors(errors, execution_context)
 

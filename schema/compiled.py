@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 from asyncio import isfuture
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from operator import attrgetter
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -647,8 +648,12 @@ _MAX_PLANS = 512
 ENABLED = True
 
 
+# True while a request that schema/prepared.py already tried runs Strawberry's pipeline.
+SKIP: ContextVar[bool] = ContextVar("skip_compiled", default=False)
+
+
 def plan_for(ctx: FastExecutionContext) -> Plan | None:
-    if not ENABLED:
+    if not ENABLED or SKIP.get():
         return None
     operation = ctx.operation
     cached = _plans.get(id(operation))
