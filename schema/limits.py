@@ -158,6 +158,68 @@ class _Measure:
     introspection: bool = False
 
 
+def _shape(value: Any) -> Any:
+    """What the walk reads of a variable: an int (not a bool), a list's length, or nothing."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return ("list", len(value))
+    return None
+
+
+# id(operation) -> (the operation, kept alive so its id stays unique; the variables its walk
+# read; measure by the shapes of those variables). The parser cache keeps operations alive
+# across requests, so a document's walk runs once per distinct page size, not per request.
+_measures: dict[
+    int, tuple[OperationDefinitionNode, tuple[str, ...], dict[tuple[Any, ...], _Measure]]
+] = {}
+_MAX_MEASURED = 512
+
+
+def _measure(
+    schema: GraphQLSchema,
+    document: Any,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+) -> _Measure:
+    cached = _measures.get(id(operation))
+    if cached is not None and cached[0] is operation:
+        _op, names, by_shape = cached
+        shapes = tuple(_shape(variables.get(n)) for n in names)
+        found = by_shape.get(shapes)
+        if found is not None:
+            return found
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    root = schema.get_root_type(operation.operation)
+    read = _ReadVariables(variables)
+    walker = _Walker(schema, fragments, read)
+    walker.walk(operation.selection_set, root, 1, 1, frozenset())
+    names = tuple(sorted(read.names))
+    if cached is None or cached[0] is not operation or cached[1] != names:
+        if len(_measures) >= _MAX_MEASURED:
+            _measures.clear()
+        cached = (operation, names, {})
+        _measures[id(operation)] = cached
+    by_shape = cached[2]
+    if len(by_shape) < 64:  # a client paging with ever new sizes: stop remembering
+        by_shape[tuple(_shape(variables.get(n)) for n in names)] = walker.measure
+    return walker.measure
+
+
+class _ReadVariables:
+    """The variables, noting which ones the walk reads."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.variables = variables
+        self.names: set[str] = set()
+
+    def get(self, name: str) -> Any:
+        self.names.add(name)
+        return self.variables.get(name)
+
+
 class _Walker:
     """Walks one operation with its fragments; fragment cycles are cut (validation reports
     them), so the walk always ends."""
@@ -166,7 +228,7 @@ class _Walker:
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: _ReadVariables,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -262,13 +324,7 @@ def check_operation(
     limits: Limits,
 ) -> None:
     """Depth, aliases, introspection and cost of the operation about to run."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    root = schema.get_root_type(operation.operation)
-    walker = _Walker(schema, fragments, variables)
-    walker.walk(operation.selection_set, root, 1, 1, frozenset())
-    m = walker.measure
+    m = _measure(schema, document, operation, variables)
     if m.introspection and not limits.introspection:
         raise LimitExceeded(
             "INTROSPECTION_DISABLED",

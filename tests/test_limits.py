@@ -192,6 +192,10 @@ async def test_cost_multiplies_page_sizes_down_the_tree(
 
     body = await api.gql(query, {"n": 16})  # 48 objects: allowed
     assert "errors" not in body
+    # The measure of a document is remembered per page size asked, never reused for another.
+    error = the_error(await api.gql(query, {"n": 17}))
+    assert error["message"] == "The query may return up to 51 objects; the cost limit is 50"
+    assert "errors" not in await api.gql(query, {"n": 16})
 
 
 async def test_cost_counts_each_id_asked_of_nodes(
