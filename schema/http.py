@@ -152,13 +152,12 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def _run_plain(self, request: Request, operation: GraphQLRequestData) -> Response:
         """`run` for a plain JSON POST: the same hooks, without the generic machinery."""
-        root_value = await self.get_root_value(request)
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         try:
             result = await self.schema.execute(
                 operation.query,
-                root_value=root_value,
+                root_value=None,  # GraphQL[Context, None]: this app has no root value
                 variable_values=operation.variables,
                 context_value=context,
                 operation_name=operation.operation_name,
