@@ -141,13 +141,14 @@ def create_app(
     )
     app = Starlette(
         routes=[
+            # First: the router tries routes in order, and nearly every request is for these.
+            Route(GRAPHQL_PATH, graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute(GRAPHQL_PATH, graphql_app),
             Route("/", index),
             Route("/health", health),
             Route("/api/phase4/health", health),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route(GRAPHQL_PATH, graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute(GRAPHQL_PATH, graphql_app),
         ],
         lifespan=lifespan,
     )

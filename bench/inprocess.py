@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--rounds 5]
         [--modes compiled,fast,stock] [--profile]
+    .venv/bin/python bench/inprocess.py --asgi [--queries Q1] [--n 2000]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
 the bench database included; HTTP, JSON and uvicorn excluded) and prints process CPU time
@@ -10,6 +11,10 @@ verified token (an ADMIN for Q1/Q2, the member for Q3), and the viewer is loaded
 Far less noisy than wrk on a shared 2-core machine, so it is what we used to compare executor
 changes: `--modes` runs the executors in turn within each round (same process, same warm
 caches) and reports each one's best round.
+
+`--asgi` sends each request through the whole ASGI app instead (`server.create_app`: the
+middleware, the /graphql view, the JWT check, orjson in and out) with an `Authorization`
+header, as uvicorn would hand it over: everything but the socket and uvicorn's HTTP parsing.
 Needs the bench database (`bench/run.py` seeds it).
 """
 
@@ -21,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,6 +50,9 @@ async def main(args: argparse.Namespace) -> None:
         dataset = await Dataset.load(conn)
     finally:
         await conn.close()
+    if args.asgi:
+        await through_asgi(args, dsn, dataset)
+        return
     pool = await create_pool(dsn)
     modes = args.modes.split(",")
 
@@ -106,6 +115,74 @@ async def main(args: argparse.Namespace) -> None:
         await pool.close()
 
 
+async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
+    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+    import orjson
+
+    from resolvers.auth import Tokens
+    from server import create_app
+
+    secret = "bench-secret-that-is-long-enough-for-hs256!"
+    tokens = Tokens(secret)
+    app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
+    async with app.router.lifespan_context(app) as state:
+        for q in build(dataset):
+            if q.name not in args.queries.split(","):
+                continue
+            headers = {
+                viewer: [
+                    (b"host", b"127.0.0.1:8000"),
+                    (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {tokens.issue(viewer).token}".encode()),
+                ]
+                for viewer in {q.viewer(i) for i in range(args.n + 20)}
+            }
+
+            async def once(i: int, q=q, headers=headers) -> None:  # type: ignore[no-untyped-def]
+                body = orjson.dumps({"query": q.ours, "variables": q.ours_vars(i)})
+                scope = {
+                    "type": "http",
+                    "asgi": {"version": "3.0", "spec_version": "2.3"},
+                    "http_version": "1.1",
+                    "server": ("127.0.0.1", 8000),
+                    "client": ("127.0.0.1", 50000),
+                    "scheme": "http",
+                    "method": "POST",
+                    "root_path": "",
+                    "path": "/graphql",
+                    "raw_path": b"/graphql",
+                    "query_string": b"",
+                    "headers": [
+                        *headers[q.viewer(i)],
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                    "state": dict(state),
+                }
+                sent: list[dict[str, Any]] = []
+
+                async def receive() -> dict[str, Any]:
+                    return {"type": "http.request", "body": body, "more_body": False}
+
+                async def send(message: dict[str, Any]) -> None:
+                    sent.append(message)
+
+                await app(scope, receive, send)
+                assert sent[0]["status"] == 200, sent
+                assert b'"errors"' not in sent[1]["body"], sent[1]["body"]
+
+            for i in range(20):
+                await once(i)
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(args.n):
+                await once(i)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(
+                f"{q.name}: {cpu / args.n * 1e3:.3f} ms CPU/request, "
+                f"{wall / args.n * 1e3:.3f} ms wall/request over {args.n} sequential requests "
+                "(whole ASGI app)"
+            )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", default="Q1,Q2,Q3")
@@ -117,6 +194,9 @@ if __name__ == "__main__":
         "fast (without schema/compiled.py), stock (Strawberry's own executor)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")
+    parser.add_argument(
+        "--asgi", action="store_true", help="through the whole ASGI app (HTTP layer included)"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="pyinstrument; text to bench/results/profile-Q*.txt"
     )

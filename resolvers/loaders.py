@@ -7,7 +7,6 @@ order with None for misses, so a query's statement count depends on its shape, n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -45,8 +44,13 @@ def batched(
     return DataLoader(load)
 
 
-@dataclass(frozen=True)
 class Loaders:
+    """This request's loaders, each made the first time it is used.
+
+    A request uses a few of them: making all twenty up front was ~10 % of the CPU of a
+    one-campaign query (bench/README.md).
+    """
+
     campaign_by_id: Loader
     merchant_by_id: Loader
     user_by_id: Loader
@@ -68,31 +72,24 @@ class Loaders:
     ab_tests_by_campaign_id: Loader
     variants_by_ab_test_id: Loader
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    def __getattr__(self, name: str) -> Loader:
+        # Only reached for a loader not made yet: once set, the attribute is found directly.
+        if name == "ab_tests_by_campaign_id":
+            fetch = _tests_priming(self.variants_by_ab_test_id)
+        elif name in _FETCHES:
+            fetch = _FETCHES[name]
+        else:
+            raise AttributeError(name)
+        loader = batched(self._pool, fetch)
+        setattr(self, name, loader)
+        return loader
+
 
 def build_loaders(pool: asyncpg.Pool) -> Loaders:
-    variants_by_ab_test_id = batched(pool, abtests.variants_by_test_ids)
-    return Loaders(
-        campaign_by_id=batched(pool, campaigns.by_ids),
-        merchant_by_id=batched(pool, merchants.by_ids),
-        user_by_id=batched(pool, users.by_ids),
-        setting_by_key=batched(pool, settings.by_keys),
-        account_by_id=batched(pool, accounts.by_ids),
-        accounts_by_user_id=batched(pool, accounts.by_user_ids),
-        transaction_by_id=batched(pool, transactions.by_ids),
-        transactions_page_by_user=batched(pool, transactions.pages),
-        transactions_count_by_user=batched(pool, transactions.totals),
-        rewards_page_by_user=batched(pool, rewards.pages),
-        rewards_count_by_user=batched(pool, rewards.totals),
-        reward_by_id=batched(pool, rewards.by_ids),
-        rewards_summary_by_user_id=batched(pool, rewards.summaries),
-        spending_by_user_period=batched(pool, _spending),
-        affinities_by_user_limit=batched(pool, affinity.top_by_users),
-        daily_analytics_by_campaign_period=batched(pool, analytics.daily),
-        analytics_summary_by_campaign_period=batched(pool, analytics.summaries),
-        ab_test_by_id=batched(pool, abtests.by_ids),
-        ab_tests_by_campaign_id=batched(pool, _tests_priming(variants_by_ab_test_id)),
-        variants_by_ab_test_id=variants_by_ab_test_id,
-    )
+    return Loaders(pool)
 
 
 def _tests_priming(
@@ -122,3 +119,27 @@ async def _spending(
             found = await transactions.spending(conn, group, [keys[i][:3] for i in positions])
             results.update(zip(positions, found, strict=True))
     return [results[i] for i in range(len(keys))]
+
+
+# Each loader's batch function (ab_tests_by_campaign_id also primes variants_by_ab_test_id).
+_FETCHES: dict[str, Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]]] = {
+    "campaign_by_id": campaigns.by_ids,
+    "merchant_by_id": merchants.by_ids,
+    "user_by_id": users.by_ids,
+    "setting_by_key": settings.by_keys,
+    "account_by_id": accounts.by_ids,
+    "accounts_by_user_id": accounts.by_user_ids,
+    "transaction_by_id": transactions.by_ids,
+    "transactions_page_by_user": transactions.pages,
+    "transactions_count_by_user": transactions.totals,
+    "rewards_page_by_user": rewards.pages,
+    "rewards_count_by_user": rewards.totals,
+    "reward_by_id": rewards.by_ids,
+    "rewards_summary_by_user_id": rewards.summaries,
+    "spending_by_user_period": _spending,
+    "affinities_by_user_limit": affinity.top_by_users,
+    "daily_analytics_by_campaign_period": analytics.daily,
+    "analytics_summary_by_campaign_period": analytics.summaries,
+    "ab_test_by_id": abtests.by_ids,
+    "variants_by_ab_test_id": abtests.variants_by_test_ids,
+}

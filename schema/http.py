@@ -18,14 +18,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.context import Context, build_context, current_request_id, request_id_of
 from schema import limits
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+POST_OPERATION_TYPES = frozenset(OperationType.from_http("POST"))
 
 
 def _wants_graphql_response_json(request: Request) -> bool:
@@ -77,6 +80,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
+            operation = await self._plain_operation(request)
             try:
                 async with asyncio.timeout(self.admission_timeout_s):
                     await self._turns.acquire()
@@ -85,7 +89,10 @@ class GraphQLApp(GraphQL[Context, None]):
                     503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
                 ) from None
             try:
-                response = await self.run(request)
+                if operation is None:
+                    response = await self.run(request)
+                else:
+                    response = await self._run_plain(request, operation)
             finally:
                 self._turns.release()
         except HTTPException as exc:
@@ -102,6 +109,71 @@ class GraphQLApp(GraphQL[Context, None]):
                 headers=headers.get(exc.status_code),
             )
         await response(scope, receive, send)
+
+    # --- the plain request: one operation POSTed as a JSON object ---------------------------
+    # Nearly every request is this one. It skips Strawberry's generic `run` (request adapter,
+    # content-type parsing with email.message, stream transports, batches, runtime Protocol
+    # checks) and calls the same hooks in the same order, so the response is the same
+    # (tests/test_http_plain_path.py compares the two). Everything else goes through `run`.
+
+    async def _plain_operation(self, request: Request) -> GraphQLRequestData | None:
+        """The request's one operation if it is a plain JSON POST, else None (for `run`).
+
+        Reads the body (Starlette keeps it for `run` when this returns None).
+        """
+        if (
+            request.scope["method"] != "POST"
+            or self._stream_transport_map
+            or self.schema.config.enable_experimental_incremental_execution
+        ):
+            return None
+        content_type = request.headers.get("content-type", "")
+        # Exactly what Strawberry's parser accepts as JSON (it is case-sensitive), no more.
+        if content_type.partition(";")[0].strip() != "application/json":
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except (ValueError, RecursionError):
+            return None  # `run` refuses it with its 400
+        if not isinstance(data, dict):
+            return None  # a batch, or refused by `run`
+        query = data.get("query")
+        variables = data.get("variables")
+        operation_name = data.get("operationName")
+        extensions = data.get("extensions")
+        if (
+            not isinstance(query, str)
+            or not isinstance(variables, dict | None)
+            or not isinstance(operation_name, str | None)
+            or not isinstance(extensions, dict | None)
+        ):
+            return None
+        return GraphQLRequestData(query, variables, operation_name, extensions)
+
+    async def _run_plain(self, request: Request, operation: GraphQLRequestData) -> Response:
+        """`run` for a plain JSON POST: the same hooks, without the generic machinery."""
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        try:
+            result = await self.schema.execute(
+                operation.query,
+                root_value=None,  # GraphQL[Context, None]: this app has no root value
+                variable_values=operation.variables,
+                context_value=context,
+                operation_name=operation.operation_name,
+                allowed_operation_types=POST_OPERATION_TYPES,
+                operation_extensions=operation.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:

@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import jwt
+import pytest
 
+from resolvers import auth
 from resolvers.auth import Tokens
+from resolvers.errors import Unauthenticated
 from tests import factories as f
 from tests.conftest import JWT_SECRET, TOKENS, Api, StatementCounter
 
@@ -185,3 +188,66 @@ async def test_loading_the_viewer_costs_one_statement(
     statements.reset()
     await api.data("{ me { id name } }")
     assert statements.count == 1, statements.statements
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_token_verified_earlier_is_refused_once_it_expires(
+    anon: Api, conn: asyncpg.Connection
+) -> None:
+    # Given: the app checks tokens against a clock the test moves, and a token it accepted.
+    clock = _Clock()
+    anon.app.state["tokens"] = Tokens(JWT_SECRET, clock=clock)
+    uid = await f.user(conn)
+    issued = TOKENS.issue(uid)
+    assert (await anon.data(ME, headers=_auth(issued.token)))["me"]["id"] == f.gid("User", uid)
+    clock.now = issued.expires_at.timestamp() - 1
+    assert (await anon.data(ME, headers=_auth(issued.token)))["me"]["id"] == f.gid("User", uid)
+
+    # When: its expiry passes.
+    clock.now = issued.expires_at.timestamp()
+
+    # Then: it is refused like any expired token, on every later request too.
+    for _ in range(2):
+        assert _error(await anon.gql(ME, headers=_auth(issued.token))) == (
+            "UNAUTHENTICATED",
+            "The access token has expired; sign in again",
+        )
+
+
+def test_verify_checks_a_known_tokens_expiry_on_every_call() -> None:
+    clock = _Clock()
+    tokens = Tokens(JWT_SECRET, clock=clock)
+    issued = tokens.issue(7)
+    assert tokens.verify(issued.token) == 7
+    clock.now = issued.expires_at.timestamp()
+    with pytest.raises(Unauthenticated, match="expired"):
+        tokens.verify(issued.token)
+
+
+def test_a_refused_token_is_not_remembered_as_valid() -> None:
+    tokens = Tokens(JWT_SECRET)
+    good = tokens.issue(7).token
+    header, payload, signature = _segments(good)
+    forged = ".".join([header, _b64({"sub": "8", "iss": "campaign-graphql"}), signature])
+    expired = tokens.issue(7, now=datetime.now(UTC) - timedelta(minutes=61)).token
+    assert tokens.verify(good) == 7
+    for _ in range(2):
+        for token, message in ((forged, "invalid"), (expired, "expired")):
+            with pytest.raises(Unauthenticated, match=message):
+                tokens.verify(token)
+
+
+def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "VERIFIED_TOKENS_KEPT", 3)
+    tokens = Tokens(JWT_SECRET)
+    issued = [tokens.issue(user_id).token for user_id in range(1, 6)]
+    assert [tokens.verify(token) for token in issued] == [1, 2, 3, 4, 5]
+    assert list(tokens._verified) == issued[2:]  # the oldest went first
+    assert [tokens.verify(token) for token in issued] == [1, 2, 3, 4, 5]
