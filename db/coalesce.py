@@ -24,6 +24,8 @@ is what a dataloader batch function promises anyway.
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
@@ -101,3 +103,25 @@ class Coalescer:
         self.statements += 1
         async with self._pool.acquire() as conn:
             return await self._fetch(conn, keys)
+
+
+# DB_COALESCE=0 turns coalescing off: each request's batch is then its own statement.
+ENABLED = os.environ.get("DB_COALESCE", "1") != "0"
+
+# One Coalescer per (pool, batch function), made on first use.
+_coalescers: weakref.WeakKeyDictionary[asyncpg.Pool, dict[Fetch, Coalescer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def coalescer_for(pool: asyncpg.Pool, fetch: Fetch) -> Coalescer | None:
+    """The pool's Coalescer for `fetch`, or None when coalescing is off."""
+    if not ENABLED:
+        return None
+    by_fetch = _coalescers.get(pool)
+    if by_fetch is None:
+        by_fetch = _coalescers[pool] = {}
+    coalescer = by_fetch.get(fetch)
+    if coalescer is None:
+        coalescer = by_fetch[fetch] = Coalescer(pool, fetch)
+    return coalescer

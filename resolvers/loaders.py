@@ -24,6 +24,7 @@ from db import (
     transactions,
     users,
 )
+from db.coalesce import coalescer_for
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -34,12 +35,24 @@ Loader = DataLoader[Any, Any]
 def batched(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
+    then: Callable[[list[Any]], list[Any]] | None = None,
 ) -> Loader:
-    """A DataLoader whose batch borrows one pooled connection for one statement."""
+    """A DataLoader whose batch is one statement on one pooled connection, shared with the
+    same loader's batches from other requests in the same event-loop turn (db/coalesce.py);
+    `then` turns the rows into this loader's values (for this request only)."""
+    coalescer = coalescer_for(pool, fetch)
+    if coalescer is not None:
 
-    async def load(keys: list[Any]) -> list[Any]:
-        async with pool.acquire() as conn:
-            return await fetch(conn, list(keys))
+        async def load(keys: list[Any]) -> list[Any]:
+            found = await coalescer.load(list(keys))
+            return then(found) if then is not None else found
+
+    else:
+
+        async def load(keys: list[Any]) -> list[Any]:
+            async with pool.acquire() as conn:
+                found = await fetch(conn, list(keys))
+            return then(found) if then is not None else found
 
     return DataLoader(load)
 
@@ -78,12 +91,15 @@ class Loaders:
     def __getattr__(self, name: str) -> Loader:
         # Only reached for a loader not made yet: once set, the attribute is found directly.
         if name == "ab_tests_by_campaign_id":
-            fetch = _tests_priming(self.variants_by_ab_test_id)
+            loader = batched(
+                self._pool,
+                abtests.with_variants_by_campaign_ids,
+                _priming(self.variants_by_ab_test_id),
+            )
         elif name in _FETCHES:
-            fetch = _FETCHES[name]
+            loader = batched(self._pool, _FETCHES[name])
         else:
             raise AttributeError(name)
-        loader = batched(self._pool, fetch)
         setattr(self, name, loader)
         return loader
 
@@ -92,20 +108,20 @@ def build_loaders(pool: asyncpg.Pool) -> Loaders:
     return Loaders(pool)
 
 
-def _tests_priming(
+def _priming(
     variants: Loader,
-) -> Callable[[asyncpg.Connection, list[int]], Awaitable[list[list[abtests.AbTestRow]]]]:
-    """Campaigns' A/B tests, read with their variants in the same statement; the variants go
-    into the `variants` loader's cache, so `AbTest.variants` under them needs no statement."""
+) -> Callable[[list[list[tuple[abtests.AbTestRow, list[Any]]]]], list[list[abtests.AbTestRow]]]:
+    """Campaigns' A/B tests are read with their variants in the same statement; the variants
+    go into this request's `variants` loader cache, so `AbTest.variants` under them needs no
+    statement."""
 
-    async def load(conn: asyncpg.Connection, ids: list[int]) -> list[list[abtests.AbTestRow]]:
-        found = await abtests.with_variants_by_campaign_ids(conn, ids)
+    def prime(found: list[list[tuple[abtests.AbTestRow, list[Any]]]]) -> list[Any]:
         for tests in found:
             for test, rows in tests:
                 variants.prime(test.id, rows)
         return [[test for test, _ in tests] for tests in found]
 
-    return load
+    return prime
 
 
 async def _spending(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,6 +15,9 @@ from db.coalesce import Coalescer
 from db.pool import create_pool
 from tests import factories as f
 from tests.conftest import StatementCounter
+from tests.factories import gid
+
+TABLES = ("users", "campaigns", "merchants")
 
 
 @pytest.fixture
@@ -70,3 +74,19 @@ async def test_the_database_going_away_reaches_every_batch(db_dsn: str) -> None:
     )
     assert all(isinstance(r, asyncpg.InterfaceError) for r in results), results
     assert coalescer.statements == 1
+
+
+async def test_concurrent_requests_share_statements_and_each_gets_its_own_answer(
+    api: Any, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    merchant = await f.merchant(conn)
+    ids = [await f.campaign(conn, merchant, name=f"Shared {i}") for i in range(6)]
+    query = "query ($id: ID!) { campaign(id: $id) { name merchant { id } } }"
+    statements.reset()
+    bodies = await asyncio.gather(*(api.data(query, {"id": gid("Campaign", i)}) for i in ids))
+    assert [b["campaign"]["name"] for b in bodies] == [f"Shared {i}" for i in range(6)]
+    # Alone, each request reads its viewer, its campaign and its merchant: 18 statements.
+    # Started together, they reach each step in the same turn (here: 1 + 1 + 1).
+    by_table = {t: sum(f"FROM {t}" in s for s in statements.statements) for t in TABLES}
+    assert sum(by_table.values()) <= 9, by_table
+    assert statements.count == sum(by_table.values())
