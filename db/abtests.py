@@ -19,7 +19,7 @@ class AbTestStatus(enum.Enum):
     STOPPED = "STOPPED"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class AbTestRow:
     id: int
     campaign_id: int
@@ -30,7 +30,7 @@ class AbTestRow:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class VariantRow:
     id: int
     ab_test_id: int

@@ -15,7 +15,7 @@ class AccountKind(enum.Enum):
     CREDIT_CARD = "CREDIT_CARD"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class AccountRow:
     id: int
     user_id: int

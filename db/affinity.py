@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class AffinityRow:
     user_id: int
     merchant_id: int

@@ -8,7 +8,7 @@ from datetime import date
 import asyncpg
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class DailyRow:
     campaign_id: int
     day: date

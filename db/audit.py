@@ -30,7 +30,7 @@ async def record(
     await conn.execute(INSERT, actor_id, action, target_type, target_id, before, after, request_id)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class AuditRow:
     id: int
     actor_id: int | None

@@ -29,7 +29,7 @@ class RewardType(enum.Enum):
     FIXED_AMOUNT = "FIXED_AMOUNT"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class CampaignRow:
     id: int
     merchant_id: int

@@ -11,7 +11,7 @@ import asyncpg
 from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class MerchantRow:
     id: int
     name: str

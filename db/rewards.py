@@ -20,7 +20,7 @@ class RewardStatus(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class RewardRow:
     id: int
     user_id: int

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class SettingRow:
     key: str
     value: Any

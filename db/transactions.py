@@ -13,7 +13,7 @@ from db.page_batch import counts, pages_by_user, positions_by
 from db.pagination import Keyset, Page, PageRequest
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class TransactionRow:
     id: int
     account_id: int

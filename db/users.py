@@ -23,7 +23,7 @@ class UserStatus(enum.Enum):
     DISABLED = "DISABLED"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
 class UserRow:
     id: int
     email: str
