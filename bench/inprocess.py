@@ -54,6 +54,9 @@ async def main(args: argparse.Namespace) -> None:
         await through_asgi(args, dsn, dataset)
         return
     pool = await create_pool(dsn)
+    from server import tune_gc
+
+    tune_gc()  # as the server does after start-up
     modes = args.modes.split(",")
 
     def set_mode(mode: str) -> None:
