@@ -309,6 +309,32 @@ def wrk(
     return stats
 
 
+def profile(pid: int, query: str, connections: int) -> subprocess.Popen[bytes]:
+    """py-spy on our server for the run that follows (`--profile`): collapsed stacks per row in
+    bench/results/profile-<query>-c<connections>.txt (flamegraph.pl or speedscope read them).
+    py-spy costs the server some CPU: do not compare a profiled run's figures."""
+    out = ROOT / "bench" / "results" / f"profile-{query}-c{connections}.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            "4",
+            "--rate",
+            "200",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def fmt(s: dict[str, Any]) -> str:
     return (
         f"{s['rps']:8.0f} req/s  mean {s['mean_us'] / 1000:6.1f} ms  p50 {s['p50_us'] / 1000:6.1f}"
@@ -326,6 +352,9 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="drop and seed the database again")
     parser.add_argument("--no-postgraphile", action="store_true", help="only our server")
     parser.add_argument("--label", default="", help="saved with the results")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy stacks of our server per row"
+    )
     args = parser.parse_args()
 
     dsn, dataset = asyncio.run(prepare_database(args.reseed))
@@ -386,7 +415,14 @@ def main() -> None:
                         for i in range(200)
                     ]
                     wrk(url, bodies, c, 2, procs[name].pid)  # warm-up, not recorded
+                    spy = (
+                        profile(procs[name].pid, q.name, c)
+                        if args.profile and name == "ours"
+                        else None
+                    )
                     row[name] = wrk(url, bodies, c, args.duration, procs[name].pid)
+                    if spy is not None:
+                        spy.wait(timeout=args.duration + 60)
                     print(f"  {name:4s} c={c:<4d} {fmt(row[name])}")
                 if "pg" in row:
                     row["ratio"] = row["ours"]["rps"] / row["pg"]["rps"]

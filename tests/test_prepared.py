@@ -1,0 +1,71 @@
+"""schema/prepared.py: a valid query runs compiled without Strawberry's pipeline; anything that
+would produce an error, and what it does not handle, goes through the pipeline unchanged."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from schema import compiled
+from tests import factories as f
+from tests.conftest import Api
+from tests.factories import gid
+
+BY_ID = "query ($id: ID!) { campaign(id: $id) { name status } }"
+PAGE = "query ($n: Int) { campaigns(first: $n) { edges { node { name } } } }"
+
+
+async def test_the_same_document_with_other_variables_gets_its_own_answer(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    merchant = await f.merchant(conn)
+    first = await f.campaign(conn, merchant, name="First")
+    second = await f.campaign(conn, merchant, name="Second", status="ACTIVE")
+    answered = compiled.RUNS["answered"]
+    one = await api.data(BY_ID, {"id": gid("Campaign", first)})
+    two = await api.data(BY_ID, {"id": gid("Campaign", second)})
+    assert one == {"campaign": {"name": "First", "status": "DRAFT"}}
+    assert two == {"campaign": {"name": "Second", "status": "ACTIVE"}}
+    assert compiled.RUNS["answered"] - answered == 2
+
+
+async def test_a_nullable_variable_left_out_is_omitted_like_graphql_core_does(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    merchant = await f.merchant(conn)
+    for i in range(3):
+        await f.campaign(conn, merchant, name=f"C{i}")
+    answered = compiled.RUNS["answered"]
+    everything = await api.data(PAGE, {})
+    two = await api.data(PAGE, {"n": 2})
+    assert len(everything["campaigns"]["edges"]) == 3
+    assert len(two["campaigns"]["edges"]) == 2
+    assert compiled.RUNS["answered"] - answered == 2
+
+
+async def test_variables_it_does_not_coerce_itself_go_through_the_pipeline(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    merchant = await f.merchant(conn)
+    for i in range(3):
+        await f.campaign(conn, merchant, name=f"C{i}")
+    answered = compiled.RUNS["answered"]
+    # A default value: graphql-core applies it.
+    body = await api.data("query ($n: Int = 1) { campaigns(first: $n) { totalCount } }")
+    assert body == {"campaigns": {"totalCount": 3}}
+    # A value of the wrong type: graphql-core's own error.
+    wrong = await api.gql(PAGE, {"n": "two"})
+    assert wrong["errors"][0]["message"].startswith("Variable '$n' has invalid value")
+    # A missing required variable.
+    missing = await api.gql(BY_ID, {})
+    assert "non-null type 'ID!' to be provided" in missing["errors"][0]["message"]
+    assert compiled.RUNS["answered"] == answered
+
+
+async def test_an_error_during_execution_is_reported_by_the_pipeline(api: Api) -> None:
+    bailed = compiled.RUNS["bailed out"]
+    body = await api.gql(BY_ID, {"id": "not-an-id"})
+    assert body["data"] == {"campaign": None}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["path"] == ["campaign"]
+    # Tried once compiled, then the pipeline's executor did not try it again.
+    assert compiled.RUNS["bailed out"] - bailed == 1
