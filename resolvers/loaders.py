@@ -6,6 +6,8 @@ order with None for misses, so a query's statement count depends on its shape, n
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -32,14 +34,35 @@ V = TypeVar("V")
 Loader = DataLoader[Any, Any]
 
 
-def batched(
+def _same(key: Any) -> Any:
+    return key
+
+
+class _Loader(DataLoader[Any, Any]):
+    """aiodataloader's DataLoader, made without the checks its __init__ runs on the batch
+    function every time (inspect.iscoroutinefunction and friends: most of the cost of making
+    a loader, which every request does). The batch functions are ours, made by `batch_for`
+    once per pool, and are coroutine functions; the class defaults (batch, cache, no
+    max_batch_size) apply as for any DataLoader."""
+
+    def __init__(  # noqa: PLR0913 (all aiodataloader reads)
+        self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]], loop: Any
+    ) -> None:
+        self.loop = loop
+        self.batch_load_fn = batch_load_fn
+        self.get_cache_key = _same
+        self._cache = {}
+        self._queue = []
+
+
+def batch_for(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
     then: Callable[[list[Any]], list[Any]] | None = None,
-) -> Loader:
-    """A DataLoader whose batch is one statement on one pooled connection, shared with the
-    same loader's batches from other requests in the same event-loop turn (db/coalesce.py);
-    `then` turns the rows into this loader's values (for this request only)."""
+) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+    """A batch function that reads with one statement on one pooled connection, shared with
+    the same loader's batches from other requests in the same event-loop turn
+    (db/coalesce.py); `then` turns the rows into the loader's values."""
     coalescer = coalescer_for(pool, fetch)
     if coalescer is not None:
 
@@ -54,7 +77,20 @@ def batched(
                 found = await fetch(conn, list(keys))
             return then(found) if then is not None else found
 
-    return DataLoader(load)
+    return load
+
+
+def batched(
+    pool: asyncpg.Pool,
+    fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
+    then: Callable[[list[Any]], list[Any]] | None = None,
+) -> Loader:
+    """A DataLoader over `batch_for(pool, fetch, then)`."""
+    return _Loader(batch_for(pool, fetch, then), asyncio.get_running_loop())
+
+
+# The batch functions of a pool's loaders that need nothing from their request, made once.
+_batches: weakref.WeakKeyDictionary[asyncpg.Pool, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class Loaders:
@@ -97,7 +133,13 @@ class Loaders:
                 _priming(self.variants_by_ab_test_id),
             )
         elif name in _FETCHES:
-            loader = batched(self._pool, _FETCHES[name])
+            batches = _batches.get(self._pool)
+            if batches is None:
+                batches = _batches[self._pool] = {}
+            batch = batches.get(name)
+            if batch is None:
+                batch = batches[name] = batch_for(self._pool, _FETCHES[name])
+            loader = _Loader(batch, asyncio.get_running_loop())
         else:
             raise AttributeError(name)
         setattr(self, name, loader)

@@ -69,9 +69,7 @@ async def test_the_database_going_away_reaches_every_batch(db_dsn: str) -> None:
     pool = await create_pool(db_dsn)
     coalescer = Coalescer(pool, users.by_ids)
     await pool.close()
-    results = await asyncio.gather(
-        coalescer.load([1]), coalescer.load([2]), return_exceptions=True
-    )
+    results = await asyncio.gather(coalescer.load([1]), coalescer.load([2]), return_exceptions=True)
     assert all(isinstance(r, asyncpg.InterfaceError) for r in results), results
     assert coalescer.statements == 1
 

@@ -14,7 +14,7 @@ class _NoPool:
     """Stands for the pool: no statement runs here."""
 
 
-def test_every_declared_loader_is_made_once_on_first_use() -> None:
+async def test_every_declared_loader_is_made_once_on_first_use() -> None:
     pool = _NoPool()
     loaders = Loaders(pool=pool)  # type: ignore[arg-type]
     names = list(typing.get_type_hints(Loaders))
