@@ -190,8 +190,8 @@ _SOURCE = object()  # stands for the parent object in a field's precomputed argu
 class _Direct:
     """Calls a field's Python resolver (or reads its attribute) the way Strawberry's wrapper
     would, minus the per-call work: Strawberry converts the arguments and builds its Info once
-    per request here (`_Run.direct_arguments`), and the access rule is the Guard's own check.
-    While the viewer is not loaded, the call goes through Strawberry's wrapper instead."""
+    per request here (`_Run.direct_arguments`), and the access rule is the Guard's own check
+    (after loading the viewer the way the Guard does, when it is not loaded yet)."""
 
     __slots__ = ("attribute", "definition", "func", "guard", "resolve", "takes_self")
 
@@ -208,10 +208,29 @@ class _Direct:
         guard = self.guard
         if guard is not None:
             allowed = guard.allows_now(run.context, source)
-            if allowed is None:  # the viewer is not loaded yet: the wrapper loads it
-                return self.resolve(source, run.info(slot), **run.arguments(slot))
+            if allowed is None:  # the viewer is not loaded yet
+                return self._after_viewer(run, source, slot)
             if not allowed:
                 raise Bailout  # the stock path reports FORBIDDEN
+        return self._call(run, source, slot)
+
+    async def _after_viewer(self, run: _Run, source: Any, slot: int) -> Any:
+        """Load the viewer as the Guard would (its rule's errors end the compiled run), then
+        call as above; a caller still unknown (not signed in) goes through the wrapper."""
+        guard = self.guard
+        await guard.load_viewer(run.context, source)
+        allowed = guard.allows_now(run.context, source)
+        if allowed is None:
+            value = self.resolve(source, run.info(slot), **run.arguments(slot))
+        elif not allowed:
+            raise Bailout
+        else:
+            value = self._call(run, source, slot)
+        if type(value) is CoroutineType or isfuture(value):
+            value = await value
+        return value
+
+    def _call(self, run: _Run, source: Any, slot: int) -> Any:
         func = self.func
         if func is None:
             return getattr(source, self.attribute)

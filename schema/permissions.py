@@ -135,6 +135,15 @@ class Guard(FieldExtension):
         rule = self.rule
         return rule is None or rule.anonymous or rule.allows(viewer, _owner_of(source))
 
+    async def load_viewer(self, ctx: Any, source: Any) -> None:
+        """What `resolve` awaits before resolving while the viewer is not loaded: the rule's
+        check (which loads the viewer, or raises UNAUTHENTICATED / FORBIDDEN), or, for a
+        visibility filter alone, the viewer if there is one. For the compiled executor."""
+        if self.rule is not None:
+            await self.rule.enforce(ctx, _owner_of(source))
+        else:
+            await auth.viewer_or_none(ctx)
+
     def visible_now(self, ctx: Any, result: Any) -> Any:
         """The visibility filter of `resolve`, for the compiled executor's results."""
         if result is None or not self.visibility:
