@@ -62,12 +62,34 @@ _C_COLUMNS = ", ".join(f"c.{f.strip()}" for f in _FIELDS.split(","))
 KEYSET = Keyset(("id",), descending=True)
 
 
+# Enum members by stored value (the CHECK constraints admit no others): a dict lookup is a
+# fraction of an Enum call, and a page of 50 campaigns makes 100 of them.
+_STATUSES = {s.value: s for s in CampaignStatus}
+_REWARD_TYPES = {t.value: t for t in RewardType}
+
+
 def _row(r: asyncpg.Record) -> CampaignRow:
-    values = {k: r[k] for k in CampaignRow.__dataclass_fields__}
-    values["status"] = CampaignStatus(values["status"])
-    values["reward_type"] = RewardType(values["reward_type"])
-    values["currency"] = values["currency"].strip()
-    return CampaignRow(**values)
+    return CampaignRow(
+        r["id"],
+        r["merchant_id"],
+        r["created_by"],
+        r["name"],
+        r["description"],
+        _STATUSES[r["status"]],
+        _REWARD_TYPES[r["reward_type"]],
+        r["reward_value"],
+        r["currency"].strip(),
+        r["budget_cents"],
+        r["spent_cents"],
+        r["starts_at"],
+        r["ends_at"],
+        r["version"],
+        r["launched_at"],
+        r["paused_at"],
+        r["completed_at"],
+        r["created_at"],
+        r["updated_at"],
+    )
 
 
 BY_IDS = f"SELECT {COLUMNS} FROM campaigns WHERE id = ANY($1::bigint[])"

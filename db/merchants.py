@@ -25,7 +25,7 @@ KEYSET = Keyset(("name", "id"), descending=False)
 
 
 def _row(r: asyncpg.Record) -> MerchantRow:
-    return MerchantRow(**dict(r))
+    return MerchantRow(r["id"], r["name"], r["category"], r["created_at"], r["updated_at"])
 
 
 BY_IDS = f"""

@@ -34,9 +34,17 @@ KEYSET = Keyset(("occurred_at", "id"), descending=True)
 
 
 def _row(r: asyncpg.Record) -> TransactionRow:
-    values = {k: r[k] for k in TransactionRow.__dataclass_fields__}
-    values["currency"] = values["currency"].strip()
-    return TransactionRow(**values)
+    return TransactionRow(
+        r["id"],
+        r["account_id"],
+        r["user_id"],
+        r["merchant_id"],
+        r["amount_cents"],
+        r["currency"].strip(),
+        r["category"],
+        r["occurred_at"],
+        r["description"],
+    )
 
 
 @dataclass(frozen=True)

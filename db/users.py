@@ -37,15 +37,20 @@ class UserRow:
 COLUMNS = "id, email, name, role, status, created_at, updated_at"
 
 
+# Enum members by stored value (the CHECK constraints admit no others).
+_ROLES = {r.value: r for r in Role}
+_STATUSES = {s.value: s for s in UserStatus}
+
+
 def _row(r: asyncpg.Record) -> UserRow:
     return UserRow(
-        id=r["id"],
-        email=r["email"],
-        name=r["name"],
-        role=Role(r["role"]),
-        status=UserStatus(r["status"]),
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
+        r["id"],
+        r["email"],
+        r["name"],
+        _ROLES[r["role"]],
+        _STATUSES[r["status"]],
+        r["created_at"],
+        r["updated_at"],
     )
 
 

@@ -98,12 +98,23 @@ class _Later:
 
 
 class _Leaf:
-    __slots__ = ("coerce", "non_null", "unchanged")
+    __slots__ = ("coerce", "enum_names", "non_null", "unchanged")
 
     def __init__(self, leaf: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> None:
         self.coerce = leaf.coerce_output_value
         self.non_null = non_null
         self.unchanged = UNCHANGED.get(leaf)  # type: ignore[call-overload]
+        # A Strawberry enum serializes a member by scanning the GraphQL values for its value
+        # (CustomGraphQLEnumType.coerce_output_value): the same answer, looked up.
+        wrapped = getattr(leaf, "wrapped_cls", None)
+        self.enum_names: dict[Any, str] | None = None
+        if isinstance(leaf, GraphQLEnumType) and wrapped is not None:
+            self.enum_names = {}
+            for member in wrapped:
+                for name, value in leaf.values.items():
+                    if member.value == value.value:
+                        self.enum_names[member] = name
+                        break
 
     def complete(self, run: _Run, value: Any) -> Any:
         if value is None:
@@ -113,6 +124,11 @@ class _Leaf:
         unchanged = self.unchanged
         if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
             return value
+        names = self.enum_names
+        if names is not None:
+            name = names.get(value)
+            if name is not None:
+                return name
         if isinstance(value, Exception):
             raise Bailout
         coerced = self.coerce(value)
