@@ -82,7 +82,10 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             operation = await self._plain_operation(request)
             try:
-                async with asyncio.timeout(self.admission_timeout_s):
+                if self._turns.locked():  # wait in line, within the deadline
+                    async with asyncio.timeout(self.admission_timeout_s):
+                        await self._turns.acquire()
+                else:  # a free turn: nothing to wait for, no deadline to arm
                     await self._turns.acquire()
             except TimeoutError:
                 raise RequestRefused(
