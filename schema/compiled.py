@@ -320,11 +320,12 @@ class _Slot:
 class Plan:
     """A compiled query operation."""
 
-    __slots__ = ("root", "slots")
+    __slots__ = ("paged", "root", "slots")
 
     def __init__(self) -> None:
         self.root: _ObjectPlan
         self.slots: list[_Slot] = []
+        self.paged = False  # some field pages (takes `first`/`last`): see resolvers/warm.py
 
 
 def _has_directives(node: Any) -> bool:
@@ -358,6 +359,9 @@ class _Planner:
         if defer_usages:
             raise NotPlannable
         self.plan.root = self._object(root_type, grouped)
+        self.plan.paged = any(
+            "first" in s.field_def.args or "last" in s.field_def.args for s in self.plan.slots
+        )
         return self.plan
 
     def _object(self, type_: GraphQLObjectType, grouped: Any) -> _ObjectPlan:

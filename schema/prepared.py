@@ -49,6 +49,8 @@ from graphql.pyutils import Path
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo, validate_document
 
+from resolvers.context import Context
+from resolvers.warm import start_common_reads
 from schema import compiled, limits
 from schema.fast_execution import FastExecutionContext
 
@@ -240,6 +242,8 @@ async def run(
     plan = compiled.plan_for(executor)  # type: ignore[arg-type]
     if plan is None:
         return None
+    if isinstance(context, Context):
+        start_common_reads(context, plan.paged)
     try:
         return await compiled.execute(executor, plan)  # type: ignore[arg-type]
     except compiled.Bailout:

@@ -3,6 +3,9 @@ would produce an error, and what it does not handle, goes through the pipeline u
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import asyncpg
 
 from schema import compiled
@@ -69,3 +72,46 @@ async def test_an_error_during_execution_is_reported_by_the_pipeline(api: Api) -
     assert body["errors"][0]["path"] == ["campaign"]
     # Tried once compiled, then the pipeline's executor did not try it again.
     assert compiled.RUNS["bailed out"] - bailed == 1
+
+
+async def test_common_reads_start_together_and_are_used_by_the_fields(
+    app: Any, conn: asyncpg.Connection, db_dsn: str
+) -> None:
+    from db.pool import create_pool
+    from resolvers.auth import Credential
+    from resolvers.context import Context
+    from resolvers.warm import start_common_reads
+
+    member = await f.user(conn, "warm@example.com", name="Warm")
+    pool = await create_pool(db_dsn)
+    try:
+        request = SimpleNamespace(headers={}, state=SimpleNamespace(request_id="warm"))
+        ctx = Context(
+            request=request,
+            response=None,
+            pool=pool,
+            request_id="warm",
+            credential=Credential(user_id=member),
+        )  # type: ignore[arg-type]
+        start_common_reads(ctx, paged=True)
+        # Both loads are queued for the same dispatch, before any field asked for them.
+        assert [q.key for q in ctx.loaders.user_by_id._queue] == [member]
+        assert [q.key for q in ctx.loaders.setting_by_key._queue] == ["max_page_size"]
+        viewer = ctx.loaders.user_by_id.load(member)
+        setting = ctx.loaders.setting_by_key.load("max_page_size")
+        assert viewer.done() is False and setting.done() is False  # both already in flight
+        assert (await viewer).email == "warm@example.com"
+        assert await setting is None  # nothing stored: the default applies
+
+        refused = Context(
+            request=request,
+            response=None,
+            pool=pool,
+            request_id="warm",
+            credential=Credential(refused="bad token"),
+        )  # type: ignore[arg-type]
+        start_common_reads(refused, paged=False)
+        assert "user_by_id" not in vars(refused.loaders)  # nothing read for a refused token
+        assert "setting_by_key" not in vars(refused.loaders)
+    finally:
+        await pool.close()
