@@ -55,41 +55,33 @@ class Schema(strawberry.Schema):
     ) -> ExecutionResult:
         """A prepared query runs without Strawberry's pipeline (schema/prepared.py); anything
         else, and any query that would produce an error, goes through it."""
-        if (
+        tried = (
             query is not None
             and root_value is None
             and operation_extensions is None
             and (allowed_operation_types is None or OperationType.QUERY in allowed_operation_types)
             and self.execution_context_class is FastExecutionContext  # not when tests swap it
-        ):
+        )
+        if tried:
             data = await prepared.run(
                 self._schema, query, variable_values, operation_name, context_value
             )
             if data is not None:
                 return ExecutionResult(data=data, errors=None)
-            # The compiled path already had its go: straight to the fast executor.
-            skip = compiled.SKIP.set(True)
-            try:
-                return await super().execute(
-                    query,
-                    variable_values,
-                    context_value,
-                    root_value,
-                    operation_name,
-                    allowed_operation_types,
-                    operation_extensions,
-                )
-            finally:
-                compiled.SKIP.reset(skip)
-        return await super().execute(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed_operation_types,
-            operation_extensions,
-        )
+        # When the compiled path already had its go, straight to the fast executor.
+        skip = compiled.SKIP.set(tried)
+        try:
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        finally:
+            compiled.SKIP.reset(skip)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         log_errors(errors, execution_context)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+import pytest
 
 from schema import compiled
 from tests import factories as f
@@ -31,12 +32,15 @@ async def test_the_same_document_with_other_variables_gets_its_own_answer(
     assert compiled.RUNS["answered"] - answered == 2
 
 
-async def test_a_nullable_variable_left_out_is_omitted_like_graphql_core_does(
-    api: Api, conn: asyncpg.Connection
-) -> None:
+@pytest.fixture
+async def three_campaigns(conn: asyncpg.Connection) -> None:
     merchant = await f.merchant(conn)
     for i in range(3):
         await f.campaign(conn, merchant, name=f"C{i}")
+
+
+@pytest.mark.usefixtures("three_campaigns")
+async def test_a_nullable_variable_left_out_is_omitted_like_graphql_core_does(api: Api) -> None:
     answered = compiled.RUNS["answered"]
     everything = await api.data(PAGE, {})
     two = await api.data(PAGE, {"n": 2})
@@ -45,12 +49,8 @@ async def test_a_nullable_variable_left_out_is_omitted_like_graphql_core_does(
     assert compiled.RUNS["answered"] - answered == 2
 
 
-async def test_variables_it_does_not_coerce_itself_go_through_the_pipeline(
-    api: Api, conn: asyncpg.Connection
-) -> None:
-    merchant = await f.merchant(conn)
-    for i in range(3):
-        await f.campaign(conn, merchant, name=f"C{i}")
+@pytest.mark.usefixtures("three_campaigns")
+async def test_variables_it_does_not_coerce_itself_go_through_the_pipeline(api: Api) -> None:
     answered = compiled.RUNS["answered"]
     # A default value: graphql-core applies it.
     body = await api.data("query ($n: Int = 1) { campaigns(first: $n) { totalCount } }")
