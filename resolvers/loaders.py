@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -47,7 +47,7 @@ class _Loader(DataLoader[Any, Any]):
     max_batch_size) apply as for any DataLoader."""
 
     def __init__(  # noqa: PLR0913 (all aiodataloader reads)
-        self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]], loop: Any
+        self, batch_load_fn: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]], loop: Any
     ) -> None:
         self.loop = loop
         self.batch_load_fn = batch_load_fn
@@ -67,7 +67,7 @@ def batch_for(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
     then: Callable[[list[Any]], list[Any]] | None = None,
-) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
     """A batch function that reads with one statement on one pooled connection, shared with
     the same loader's batches from other requests in the same event-loop turn
     (db/coalesce.py); `then` turns the rows into the loader's values."""

@@ -43,7 +43,7 @@ permissions.apply(Query, Mutation)
 
 
 class Schema(strawberry.Schema):
-    async def execute(  # type: ignore[override]
+    async def execute(
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
@@ -62,7 +62,7 @@ class Schema(strawberry.Schema):
             and (allowed_operation_types is None or OperationType.QUERY in allowed_operation_types)
             and self.execution_context_class is FastExecutionContext  # not when tests swap it
         )
-        if tried:
+        if tried and query is not None:
             data = await prepared.run(
                 self._schema, query, variable_values, operation_name, context_value
             )

@@ -103,7 +103,7 @@ class _Leaf:
     def __init__(self, leaf: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> None:
         self.coerce = leaf.coerce_output_value
         self.non_null = non_null
-        self.unchanged = UNCHANGED.get(leaf)  # type: ignore[call-overload]
+        self.unchanged = UNCHANGED.get(leaf)  # type: ignore[arg-type]
         # A Strawberry enum serializes a member by scanning the GraphQL values for its value
         # (CustomGraphQLEnumType.coerce_output_value): the same answer, looked up.
         wrapped = getattr(leaf, "wrapped_cls", None)
@@ -122,7 +122,9 @@ class _Leaf:
                 raise Bailout
             return None
         unchanged = self.unchanged
-        if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
+        if type(value) is unchanged and (
+            unchanged is not int or _INT_MIN <= value <= _INT_MAX  # type: ignore[operator]
+        ):
             return value
         names = self.enum_names
         if names is not None:
@@ -152,7 +154,7 @@ class _Object:
             return None
         if isinstance(value, Exception):
             raise Bailout
-        if self.is_type_of is not None and self.is_type_of(value, None) is not True:
+        if self.is_type_of is not None and self.is_type_of(value, None) is not True:  # type: ignore[arg-type]
             raise Bailout
         return _complete_object(run, self.plan, value)
 
@@ -492,12 +494,13 @@ class _Run:
         info = self.infos[slot]
         if info is None:
             s = self.plan.slots[slot]
-            key = s.details[0].node.alias or s.details[0].node.name
+            node = s.details[0].node
+            key = (node.alias or node.name).value
             info = self.infos[slot] = self.ctx.build_resolve_info(
                 s.field_def,
                 [d.node for d in s.details],
                 s.parent_type,
-                Path(None, getattr(key, "value", key), s.parent_type.name),
+                Path(None, key, s.parent_type.name),
             )
         return info
 

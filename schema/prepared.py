@@ -155,7 +155,7 @@ class _Run:
         path: Path,
     ) -> Any:
         """As Strawberry's executor builds it (StrawberryGraphQLCoreExecutionContext)."""
-        return _OperationContextAwareGraphQLResolveInfo(  # type: ignore[call-arg]
+        return _OperationContextAwareGraphQLResolveInfo(
             field_nodes[0].name.value,
             field_nodes,
             field_def.type,
@@ -170,7 +170,7 @@ class _Run:
             optimized_is_awaitable,
             None,
             None,
-            None,
+            None,  # type: ignore[arg-type]  # no operation extensions, as Strawberry's default
         )
 
 
@@ -196,10 +196,11 @@ def _operation(
         context,
         variables,
         operation_name,
-        is_awaitable=optimized_is_awaitable,
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
     )
     if isinstance(executor, list):  # variables that do not coerce, an unknown operation...
         return None  # not remembered: other variables may do
+    assert isinstance(executor, FastExecutionContext)
     found = None
     if executor.operation.operation is OperationType.QUERY and compiled.plan_for(executor):
         found = _Operation(executor, document)
