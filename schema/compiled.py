@@ -32,6 +32,7 @@ the test suite and for generated queries, and counts that this path really ran.
 from __future__ import annotations
 
 import asyncio
+import keyword
 from asyncio import isfuture
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -156,7 +157,7 @@ class _Object:
             raise Bailout
         if self.is_type_of is not None and self.is_type_of(value, None) is not True:  # type: ignore[arg-type]
             raise Bailout
-        return _complete_object(run, self.plan, value)
+        return self.plan.complete(run, value)
 
 
 class _List:
@@ -296,12 +297,16 @@ class _Prefetch:
 
 
 class _ObjectPlan:
-    __slots__ = ("fields", "prefetch", "type")
+    __slots__ = ("attributes", "complete", "fields", "prefetch", "type")
 
     def __init__(self, type_: GraphQLObjectType) -> None:
         self.type = type_
         self.fields: list[_Field] = []
+        # Per field: the attribute a plain field reads (for the generated code), else None.
+        self.attributes: list[str | None] = []
         self.prefetch: list[_Prefetch] = []
+        # complete(run, source) -> the object's result dict (`_generate`)
+        self.complete: Callable[[_Run, Any], dict[str, Any]]
 
 
 class _Slot:
@@ -375,6 +380,7 @@ class _Planner:
             name = node.name.value
             if name == "__typename":
                 plan.fields.append((key, _TYPENAME, type_.name, None, None, -1))
+                plan.attributes.append(None)
                 continue
             field_def = type_.fields.get(name)
             if field_def is None:  # __schema, __type and unknown fields
@@ -383,12 +389,14 @@ class _Planner:
             if leaf is not None:
                 read, leaf_type, non_null, unchanged = leaf
                 plan.fields.append((key, _READ, read, unchanged, _Leaf(leaf_type, non_null), -1))
+                plan.attributes.append(_attribute_read_by(field_def))
                 continue
             completer = self._completer(field_def.type, details)
             slot = len(self.plan.slots)
             self.plan.slots.append(_Slot(field_def, details, type_))
             read_attr = _plain_attribute(field_def, node)
             direct = None if read_attr is not None else _direct(field_def)
+            plan.attributes.append(read_attr)
             if read_attr is not None:
                 plan.fields.append((key, _READ, attrgetter(read_attr), None, completer, slot))
             elif direct is not None:
@@ -398,6 +406,7 @@ class _Planner:
             else:
                 plan.fields.append((key, _RESOLVE, field_def.resolve, None, completer, slot))
         self._prefetch_for(plan)
+        plan.complete = _generate(plan)
         return plan
 
     def _completer(self, type_: Any, details: FieldDetailsList) -> Any:
@@ -557,47 +566,96 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _complete_object(run: _Run, plan: _ObjectPlan, source: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, how, fn, unchanged, completer, slot in plan.fields:
-        if how == _READ:
-            # A plain attribute: never awaited (a value of the wrong kind fails completion,
-            # and the stock path handles it).
-            value = fn(source)
-            if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
-                out[key] = value
-                continue
+def _attribute_read_by(field_def: GraphQLField) -> str | None:
+    """The attribute a plain leaf's recipe reads (`leaf_recipe` uses attrgetter exactly when
+    Strawberry's default resolver is getattr), if it can be written `source.<name>`."""
+    definition = _definition(field_def)
+    if definition is None or definition.default_resolver is not getattr:
+        return None
+    return _identifier(definition.python_name)
+
+
+def _identifier(name: str | None) -> str | None:
+    return name if name and name.isidentifier() and not keyword.iskeyword(name) else None
+
+
+def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
+    """The object's completion as one Python function, fields in response order: a plain
+    field is an attribute read and, for a leaf of a type its serializer returns unchanged,
+    a type check; anything else calls its completer, and resolver fields `_resolve_field`.
+    It does what a loop over `plan.fields` would, without the per-field dispatch."""
+    env: dict[str, Any] = {
+        "_Later": _Later,
+        "_INT_MIN": _INT_MIN,
+        "_INT_MAX": _INT_MAX,
+        "_resolve_field": _resolve_field,
+    }
+    lines = ["def complete(run, source):", "    out = {}"]
+    for i, (field, attribute) in enumerate(zip(plan.fields, plan.attributes, strict=True)):
+        key, how, fn, unchanged, completer, slot = field
+        env[f"K{i}"], env[f"F{i}"], env[f"U{i}"] = key, fn, unchanged
+        if how == _TYPENAME:
+            lines.append(f"    out[K{i}] = F{i}")
+            continue
+        env[f"C{i}"] = completer.complete
+        if how != _READ:
+            lines.append(f"    _resolve_field(run, out, K{i}, {how}, F{i}, C{i}, {slot}, source)")
+            continue
+        attribute = _identifier(attribute)
+        lines.append(f"    v = source.{attribute}" if attribute else f"    v = F{i}(source)")
+        if unchanged is int:
+            lines.append(f"    if type(v) is int and _INT_MIN <= v <= _INT_MAX: out[K{i}] = v")
+        elif unchanged is not None:
+            lines.append(f"    if type(v) is U{i}: out[K{i}] = v")
+        if type(completer) is _Leaf:  # never _Later
+            indent = "    else: " if unchanged is not None else "    "
+            lines.append(f"{indent}out[K{i}] = C{i}(run, v)")
         else:
-            if how == _DIRECT:
-                value = fn.call(run, source, slot)
-            elif how == _RESOLVE:
-                value = fn(source, run.info(slot), **run.arguments(slot))
-            else:
-                out[key] = fn
-                continue
-            if type(value) is CoroutineType:
-                try:
-                    yielded = value.send(None)
-                except StopIteration as stop:
-                    value = stop.value
-                else:
-                    if isfuture(yielded):
-                        yielded._asyncio_future_blocking = False  # see fast_execution._start
-                    out[key] = None
-                    run.pending.append((out, key, _Resume(value, yielded), completer.complete))
-                    continue
-            elif isfuture(value):
-                if not value.done():
-                    out[key] = None
-                    run.pending.append((out, key, value, completer.complete))
-                    continue
-                value = value.result()
-        completed = completer.complete(run, value)
-        if type(completed) is _Later:
-            run.defer(out, key, completed)
+            lines.append(f"    r = C{i}(run, v)")
+            lines.append(f"    if type(r) is _Later: run.defer(out, K{i}, r)")
+            lines.append(f"    else: out[K{i}] = r")
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<compiled {plan.type.name}>", "exec"), env)  # noqa: S102
+    return env["complete"]  # type: ignore[no-any-return]
+
+
+def _resolve_field(
+    run: _Run,
+    out: dict[str, Any],
+    key: str,
+    how: int,
+    fn: Any,
+    complete: Callable[[_Run, Any], Any],
+    slot: int,
+    source: Any,
+) -> None:
+    """A field with a resolver: call it, settle what it returns now or in a later wave."""
+    if how == _DIRECT:
+        value = fn.call(run, source, slot)
+    else:
+        value = fn(source, run.info(slot), **run.arguments(slot))
+    if type(value) is CoroutineType:
+        try:
+            yielded = value.send(None)
+        except StopIteration as stop:
+            value = stop.value
         else:
-            out[key] = completed
-    return out
+            if isfuture(yielded):
+                yielded._asyncio_future_blocking = False  # see fast_execution._start
+            out[key] = None
+            run.pending.append((out, key, _Resume(value, yielded), complete))
+            return
+    elif isfuture(value):
+        if not value.done():
+            out[key] = None
+            run.pending.append((out, key, value, complete))
+            return
+        value = value.result()
+    completed = complete(run, value)
+    if type(completed) is _Later:
+        run.defer(out, key, completed)
+    else:
+        out[key] = completed
 
 
 def _start_prefetch(
@@ -645,7 +703,7 @@ async def execute(ctx: FastExecutionContext, plan: Plan) -> dict[str, Any]:
     """The operation's data; raises Bailout when only the stock path can answer."""
     run = _Run(ctx, plan)
     try:
-        data = _complete_object(run, plan.root, ctx.root_value)
+        data = plan.root.complete(run, ctx.root_value)
         while run.pending:
             wave, run.pending = run.pending, []
             if len(wave) == 1:
