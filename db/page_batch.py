@@ -120,3 +120,29 @@ async def pages_by_user(
         )
         found.update(zip(positions, result, strict=True))
     return [found[i] for i in range(len(keys))]
+
+
+async def counts_by_user(
+    conn: asyncpg.Connection,
+    keys: Sequence[tuple[int, F]],
+    *,
+    table: str,
+    where_of: Callable[[F], tuple[list[str], list[Any]]],
+) -> list[int]:
+    """For each (user id, filter) key, how many of the user's rows in `table` match.
+
+    Keys sharing a filter share one statement.
+    """
+    found: dict[int, int] = {}
+    for flt, positions in positions_by(keys, lambda k: k[1]).items():
+        where, args = where_of(flt)
+        result = await counts(
+            conn,
+            table=table,
+            parent_column="user_id",
+            parent_ids=[keys[i][0] for i in positions],
+            where=where,
+            args=args,
+        )
+        found.update(zip(positions, result, strict=True))
+    return [found[i] for i in range(len(keys))]

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts, pages_by_user, positions_by
+from db.page_batch import counts_by_user, pages_by_user
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -69,19 +69,7 @@ async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[Rewa
 async def totals(
     conn: asyncpg.Connection, keys: list[tuple[int, tuple[RewardStatus, ...] | None]]
 ) -> list[int]:
-    found: dict[int, int] = {}
-    for statuses, positions in positions_by(keys, lambda k: k[1]).items():
-        where, args = _filters(statuses)
-        result = await counts(
-            conn,
-            table="rewards",
-            parent_column="user_id",
-            parent_ids=[keys[i][0] for i in positions],
-            where=where,
-            args=args,
-        )
-        found.update(zip(positions, result, strict=True))
-    return [found[i] for i in range(len(keys))]
+    return await counts_by_user(conn, keys, table="rewards", where_of=_filters)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts, pages_by_user, positions_by
+from db.page_batch import counts_by_user, pages_by_user
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -96,19 +96,7 @@ async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[Tran
 
 async def totals(conn: asyncpg.Connection, keys: list[tuple[int, TransactionFilter]]) -> list[int]:
     """For each (user, filter): how many transactions match."""
-    found: dict[int, int] = {}
-    for flt, positions in positions_by(keys, lambda k: k[1]).items():
-        where, args = flt.sql()
-        result = await counts(
-            conn,
-            table="transactions",
-            parent_column="user_id",
-            parent_ids=[keys[i][0] for i in positions],
-            where=where,
-            args=args,
-        )
-        found.update(zip(positions, result, strict=True))
-    return [found[i] for i in range(len(keys))]
+    return await counts_by_user(conn, keys, table="transactions", where_of=TransactionFilter.sql)
 
 
 class SpendingGroup(enum.Enum):
