@@ -48,6 +48,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> None:  # noqa: ASYNC109
+    """Acquire `turns` in arrival order (asyncio.Semaphore is FIFO), waiting at most `timeout`
+    seconds (TimeoutError). The deadline is armed only when there is a wait: a free turn is
+    taken at once, which for the pool is half the cost of a short query."""
+    if turns.locked():
+        async with asyncio.timeout(timeout):
+            await turns.acquire()
+    else:
+        await turns.acquire()
+
+
 class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
     """asyncpg's pool, handing connections out first come, first served, within a deadline.
 
@@ -71,11 +82,7 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109  (asyncpg API)
         turns = self._turns
-        if turns.locked():  # every connection is out: wait in line, within the deadline
-            async with asyncio.timeout(timeout):
-                await turns.acquire()
-        else:  # a connection is free: no deadline to arm (half the cost of a short query)
-            await turns.acquire()
+        await take_turn(turns, timeout)
         try:
             # A turn guarantees a free connection holder (a holder goes back to asyncpg's
             # queue before its turn is released), so nothing here waits for another

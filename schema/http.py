@@ -24,6 +24,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from db.pool import take_turn
 from resolvers.context import Context, build_context, current_request_id, request_id_of
 from schema import limits
 
@@ -82,11 +83,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             operation = await self._plain_operation(request)
             try:
-                if self._turns.locked():  # wait in line, within the deadline
-                    async with asyncio.timeout(self.admission_timeout_s):
-                        await self._turns.acquire()
-                else:  # a free turn: nothing to wait for, no deadline to arm
-                    await self._turns.acquire()
+                await take_turn(self._turns, self.admission_timeout_s)
             except TimeoutError:
                 raise RequestRefused(
                     503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
