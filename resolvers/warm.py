@@ -22,14 +22,14 @@ def start_common_reads(ctx: Context, paged: bool) -> None:
     the page-size setting when the operation has a paged field (`first`/`last`)."""
     credential = ctx.credential
     if ctx.viewer is None and credential.user_id is not None and not credential.refused:
-        _quietly(ctx.loaders.user_by_id.load(credential.user_id))
+        quietly(ctx.loaders.user_by_id.load(credential.user_id))
     if paged:
-        _quietly(ctx.loaders.setting_by_key.load(MAX_PAGE_SIZE.key))
+        quietly(ctx.loaders.setting_by_key.load(MAX_PAGE_SIZE.key))
 
 
-def _quietly(future: asyncio.Future[Any]) -> None:
-    # Whoever needs the value awaits this future and meets its error; a request that ends
-    # up not needing it must not log "exception was never retrieved".
+def quietly(future: asyncio.Future[Any]) -> None:
+    """A future whose error, if nobody ends up awaiting it, is dropped rather than logged as
+    "exception was never retrieved" (whoever does await it still meets the error)."""
     future.add_done_callback(_retrieve)
 
 

@@ -62,7 +62,8 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema_converter import get_arguments
 
-from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe
+from resolvers.warm import quietly
+from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe, plain_attribute
 
 if TYPE_CHECKING:
     from schema.fast_execution import FastExecutionContext
@@ -389,12 +390,12 @@ class _Planner:
             if leaf is not None:
                 read, leaf_type, non_null, unchanged = leaf
                 plan.fields.append((key, _READ, read, unchanged, _Leaf(leaf_type, non_null), -1))
-                plan.attributes.append(_attribute_read_by(field_def))
+                plan.attributes.append(plain_attribute(field_def))
                 continue
             completer = self._completer(field_def.type, details)
             slot = len(self.plan.slots)
             self.plan.slots.append(_Slot(field_def, details, type_))
-            read_attr = _plain_attribute(field_def, node)
+            read_attr = None if node.arguments else plain_attribute(field_def)
             direct = None if read_attr is not None else _direct(field_def)
             plan.attributes.append(read_attr)
             if read_attr is not None:
@@ -461,25 +462,6 @@ class _Planner:
 
 def _definition(field_def: GraphQLField) -> Any:
     return (field_def.extensions or {}).get("strawberry-definition")
-
-
-def _plain_attribute(field_def: GraphQLField, node: FieldNode) -> str | None:
-    """The attribute Strawberry's default resolver reads for a field with no resolver, no
-    arguments, no access rule and no extension; None for any other field."""
-    definition = _definition(field_def)
-    resolve = field_def.resolve
-    if (
-        definition is None
-        or node.arguments
-        or field_def.args
-        or not getattr(resolve, "_is_default", False)
-        or definition.base_resolver is not None
-        or definition.extensions
-        or definition.permission_classes
-        or definition.default_resolver is not getattr
-    ):
-        return None
-    return str(definition.python_name)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -557,22 +539,8 @@ class _Run:
             elif type(awaitable) is CoroutineType:
                 awaitable.close()
             elif isfuture(awaitable):
-                awaitable.add_done_callback(_retrieve)
+                quietly(awaitable)
         self.pending.clear()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-def _attribute_read_by(field_def: GraphQLField) -> str | None:
-    """The attribute a plain leaf's recipe reads (`leaf_recipe` uses attrgetter exactly when
-    Strawberry's default resolver is getattr), if it can be written `source.<name>`."""
-    definition = _definition(field_def)
-    if definition is None or definition.default_resolver is not getattr:
-        return None
-    return _identifier(definition.python_name)
 
 
 def _identifier(name: str | None) -> str | None:
@@ -683,7 +651,7 @@ def _start_prefetch(
         if isfuture(started):
             children = getattr(started, "_children", None)  # asyncio.gather's future
             if started.done() or (children is not None and all(c.done() for c in children)):
-                started.add_done_callback(_retrieve)
+                quietly(started)
                 continue  # all loaded already (primed or cached): nothing to wait for
         waiting.append(started)
     if not waiting:

@@ -160,6 +160,24 @@ def _call_without_info(resolve: Callable[..., Any], source: Any) -> Any:
     return resolve(source, None)
 
 
+def plain_attribute(field_def: GraphQLField) -> str | None:
+    """The attribute a plain field's value is: a Strawberry field whose resolver is the
+    default one (getattr on its Python name), with no arguments, no permission class and no
+    field extension (either wraps the default resolver); None for any other field."""
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    if (
+        definition is None
+        or field_def.args
+        or not getattr(field_def.resolve, "_is_default", False)
+        or definition.base_resolver is not None
+        or definition.extensions
+        or definition.permission_classes
+        or definition.default_resolver is not getattr
+    ):
+        return None
+    return str(definition.python_name)
+
+
 # Per field definition (they live as long as the schema): the plain-leaf recipe, or None.
 _leaf_recipes: dict[int, tuple[GraphQLField, Any]] = {}
 
@@ -188,10 +206,10 @@ def leaf_recipe(field_def: GraphQLField) -> tuple[Any, Any, bool, type | None] |
         if isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
             # What Strawberry's basic resolver does: its default resolver (getattr) on the
             # field's Python name. Anything else: call the resolver itself.
-            if strawberry_field is not None and strawberry_field.default_resolver is getattr:
-                read: Callable[[Any], Any] = attrgetter(strawberry_field.python_name)
-            else:
-                read = partial(_call_without_info, resolve)
+            attribute = plain_attribute(field_def)
+            read: Callable[[Any], Any] = (
+                attrgetter(attribute) if attribute else partial(_call_without_info, resolve)
+            )
             recipe = (read, leaf, non_null, UNCHANGED.get(leaf))  # type: ignore[arg-type]
     _leaf_recipes[id(field_def)] = (field_def, recipe)
     return recipe
