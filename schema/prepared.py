@@ -78,13 +78,13 @@ def _document(graphql_schema: Any, query: str) -> DocumentNode | None:
 
 class _Operation:
     """What one (document, operation name) needs per request, worked out once: the operation,
-    its fragments, and its variables' signatures (graphql-core rebuilds those, and their
-    wrapper types, on every request)."""
+    its fragments, its variables' signatures (graphql-core rebuilds those, and their wrapper
+    types, on every request) and its compiled plan."""
 
-    __slots__ = ("document", "fragment_definitions", "fragments", "operation", "signatures")
+    __slots__ = ("fragment_definitions", "fragments", "operation", "plan", "signatures")
 
-    def __init__(self, executor: FastExecutionContext, document: DocumentNode) -> None:
-        self.document = document
+    def __init__(self, executor: FastExecutionContext, plan: compiled.Plan) -> None:
+        self.plan = plan
         self.operation = executor.operation
         self.fragment_definitions = executor.fragment_definitions
         self.fragments = executor.fragments
@@ -202,8 +202,10 @@ def _operation(
         return None  # not remembered: other variables may do
     assert isinstance(executor, FastExecutionContext)
     found = None
-    if executor.operation.operation is OperationType.QUERY and compiled.plan_for(executor):
-        found = _Operation(executor, document)
+    if executor.operation.operation is OperationType.QUERY:
+        plan = compiled.plan_for(executor)
+        if plan is not None:
+            found = _Operation(executor, plan)
     if len(_operations) >= _MAX_DOCUMENTS:
         _operations.clear()
     _operations[key] = found
@@ -240,12 +242,9 @@ async def run(
     except limits.LimitExceeded:
         return None
     executor = _Run(graphql_schema, operation, variable_values, context)
-    plan = compiled.plan_for(executor)  # type: ignore[arg-type]
-    if plan is None:
-        return None
     if isinstance(context, Context):
-        start_common_reads(context, plan.paged)
+        start_common_reads(context, operation.plan.paged)
     try:
-        return await compiled.execute(executor, plan)  # type: ignore[arg-type]
+        return await compiled.execute(executor, operation.plan)  # type: ignore[arg-type]
     except compiled.Bailout:
         return None
