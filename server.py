@@ -34,7 +34,7 @@ from db import migrate as migrations
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from schema import limits, schema
-from schema.http import GraphQLApp, RequestIdLogFilter, RequestIdMiddleware
+from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
 VERSION = "0.1.0"
@@ -161,8 +161,16 @@ def create_app(
             allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id"],
         )
-    # Outermost: an oversized body is refused before anything else reads it.
+    # An oversized body is refused before anything else reads it.
     app.add_middleware(runtime.BodySizeLimit, max_bytes=limits.LIMITS.max_body_bytes)
+    # Outermost: JSON POSTs to /graphql go straight to the view (same limit, same request id).
+    app.add_middleware(
+        GraphQLLane,
+        graphql=graphql_app,
+        path=GRAPHQL_PATH,
+        max_body_bytes=limits.LIMITS.max_body_bytes,
+        cors=bool(settings.cors_origins),
+    )
     return app
 
 

@@ -50,13 +50,13 @@ async def main(args: argparse.Namespace) -> None:
         dataset = await Dataset.load(conn)
     finally:
         await conn.close()
+    from server import tune_gc
+
+    tune_gc()  # as the server does after start-up
     if args.asgi:
         await through_asgi(args, dsn, dataset)
         return
     pool = await create_pool(dsn)
-    from server import tune_gc
-
-    tune_gc()  # as the server does after start-up
     modes = args.modes.split(",")
 
     def set_mode(mode: str) -> None:

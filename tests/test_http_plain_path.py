@@ -1,6 +1,10 @@
 """The /graphql view's plain path (one operation POSTed as a JSON object) answers exactly as
 Strawberry's generic path does: every request below goes through both and the responses are
-compared byte for byte (status, headers, body). Other requests never take the plain path."""
+compared byte for byte (status, headers, body). Other requests never take the plain path.
+
+The plain path is entered at the front door (schema.http.GraphQLLane, before Starlette's
+router and middleware); `Paths.generic()` makes the lane hand the request down the stack, so
+the comparison covers the lane too."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from starlette.routing import Route
 
+from schema import limits
 from schema.http import GraphQLApp
 from tests import factories as f
 from tests.conftest import Api, bearer
@@ -183,3 +189,71 @@ async def test_other_requests_keep_the_generic_path(api: Api, paths: Paths) -> N
             )
         assert response.status_code in (200, 400), name
         assert paths.plain == 0, name
+
+
+class RouterCalls:
+    """Counts the requests Starlette's router handed to a route."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        handle = Route.handle
+
+        async def counted(route: Route, *args: Any) -> None:
+            self.count += 1
+            await handle(route, *args)
+
+        monkeypatch.setattr(Route, "handle", counted)
+
+
+async def test_json_posts_skip_the_router_and_everything_else_takes_it(
+    api: Api, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = RouterCalls(monkeypatch)
+    response = await api.client.post(
+        "/graphql", json={"query": "{ me { id } }"}, headers={**api.headers, "x-request-id": "r-1"}
+    )
+    assert response.json() == {"data": {"me": {"id": f.gid("User", api.user_id)}}}
+    assert response.headers["x-request-id"] == "r-1"
+    assert (router.count, paths.plain) == (0, 1)
+
+    # A body in several chunks is put together.
+    async def chunks() -> Any:
+        yield b'{"query": "{ me'
+        yield b' { id } }"}'
+
+    response = await api.client.post(
+        "/graphql", content=chunks(), headers={**api.headers, "content-type": "application/json"}
+    )
+    assert response.json() == {"data": {"me": {"id": f.gid("User", api.user_id)}}}
+    assert (router.count, paths.plain) == (0, 2)
+    assert response.headers["x-request-id"]  # a fresh one
+
+    # Not a plain JSON operation: down the stack, with the body the lane read.
+    response = await api.client.post(
+        "/graphql",
+        content=b'[{"query": "{ me { id } }"}]',
+        headers={**api.headers, "content-type": "application/json", "x-request-id": "r-2"},
+    )
+    assert response.json() == [{"data": {"me": {"id": f.gid("User", api.user_id)}}}]
+    assert response.headers["x-request-id"] == "r-2"
+    assert (router.count, paths.plain) == (1, 2)
+    # Other paths and methods: the router.
+    response = await api.client.get(
+        "/graphql", params={"query": "{ me { id } }"}, headers=api.headers
+    )
+    assert response.status_code == 200
+    assert (await api.client.post("/healthz")).status_code == 405
+    assert (router.count, paths.plain) == (3, 2)
+
+
+async def test_a_declared_length_over_the_limit_never_reaches_the_view(
+    api: Api, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = RouterCalls(monkeypatch)
+    body = b'{"query": "{ me { id } }"}' + b" " * limits.LIMITS.max_body_bytes
+    response = await api.client.post(
+        "/graphql", content=body, headers={**api.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert (router.count, paths.plain) == (0, 0)  # refused by the stack's BodySizeLimit
