@@ -60,7 +60,12 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.relay.types import GlobalID
+from strawberry.scalars import is_scalar
 from strawberry.schema.schema_converter import get_arguments
+from strawberry.types.arguments import convert_argument
+from strawberry.types.base import StrawberryOptional
 
 from resolvers.warm import quietly
 from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe, plain_attribute
@@ -314,7 +319,7 @@ class _Slot:
     """What a field needs per request: its definition, nodes and parent (for the info and
     the arguments)."""
 
-    __slots__ = ("details", "field_def", "has_args", "parent_type")
+    __slots__ = ("conversion", "details", "field_def", "has_args", "parent_type")
 
     def __init__(
         self, field_def: GraphQLField, details: FieldDetailsList, parent_type: GraphQLObjectType
@@ -323,6 +328,37 @@ class _Slot:
         self.details = details
         self.parent_type = parent_type
         self.has_args = bool(field_def.args or details[0].node.arguments)
+        self.conversion: _Conversion | None = None  # made on the first direct call
+
+
+class _Conversion:
+    """Strawberry's `get_arguments` for one field, with what depends only on the schema
+    worked out once instead of per request: which GraphQL argument feeds which Python
+    parameter (Strawberry's name converter runs per argument per call), and which values
+    pass unchanged. Strawberry's `convert_argument` returns a scalar's value as it is (the
+    GraphQL scalar already parsed it), so only the other types (input objects, lists, global
+    IDs, Maybe) go through it, with the same path. A field whose extensions reshape the
+    arguments (`map_arguments`) keeps Strawberry's `get_arguments` (`exact` False).
+    """
+
+    __slots__ = ("arguments", "exact", "info_name")
+
+    def __init__(self, definition: Any, converter: Any) -> None:
+        self.exact = all(
+            type(e).map_arguments is FieldExtension.map_arguments for e in definition.extensions
+        )
+        registry = converter.scalar_registry
+        # (GraphQL name, Python name, Strawberry type to convert to, or None: as it is)
+        self.arguments: list[tuple[str, str, Any]] = []
+        for argument in definition.arguments:
+            name = converter.config.name_converter.from_argument(argument)
+            type_ = argument.type
+            inner = type_.of_type if type(type_) is StrawberryOptional else type_
+            unchanged = inner is not GlobalID and is_scalar(inner, registry)
+            self.arguments.append((name, argument.python_name, None if unchanged else type_))
+        # (No parent or root parameters: `_direct` leaves those fields to Strawberry.)
+        info = definition.base_resolver.info_parameter
+        self.info_name: str | None = None if info is None else info.name
 
 
 class Plan:
@@ -468,7 +504,16 @@ def _definition(field_def: GraphQLField) -> Any:
 
 
 class _Run:
-    __slots__ = ("args", "context", "ctx", "direct_args", "infos", "pending", "plan")
+    __slots__ = (
+        "args",
+        "context",
+        "ctx",
+        "direct_args",
+        "infos",
+        "pending",
+        "plan",
+        "strawberry_infos",
+    )
 
     def __init__(self, ctx: FastExecutionContext, plan: Plan) -> None:
         self.ctx = ctx
@@ -478,6 +523,7 @@ class _Run:
         self.infos: list[Any] = [None] * n
         self.args: list[dict[str, Any] | None] = [None] * n
         self.direct_args: list[dict[str, Any] | None] = [None] * n
+        self.strawberry_infos: list[Any] = [None] * n
         # (container, key, awaitable, then): values to settle in the next wave
         self.pending: list[tuple[Any, Any, Awaitable[Any], Callable[[_Run, Any], Any]]] = []
 
@@ -508,24 +554,51 @@ class _Run:
 
     def direct_arguments(self, slot: int) -> dict[str, Any]:
         """The keyword arguments Strawberry's wrapper would pass the field's Python resolver
-        (converted arguments, `info`), computed by Strawberry's own `get_arguments`."""
+        (converted arguments, `info`): Strawberry's `get_arguments`, per `_Conversion`."""
         kwargs = self.direct_args[slot]
         if kwargs is None:
             s = self.plan.slots[slot]
             definition = _definition(s.field_def)
             strawberry_schema = self.ctx.schema._strawberry_schema  # type: ignore[attr-defined]
             converter = strawberry_schema.schema_converter
-            info = strawberry_schema.config.info_class(_raw_info=self.info(slot), _field=definition)
-            _args, kwargs = get_arguments(
-                field=definition,
-                source=_SOURCE,
-                info=info,
-                kwargs=self.arguments(slot),
-                config=converter.config,
-                scalar_registry=converter.scalar_registry,
-            )
+            conversion = s.conversion
+            if conversion is None:
+                conversion = s.conversion = _Conversion(definition, converter)
+            if conversion.exact:
+                kwargs = {}
+                values = self.arguments(slot)
+                for name, python_name, type_ in conversion.arguments:
+                    if name in values:
+                        value = values[name]
+                        if type_ is not None and value is not None:
+                            value = convert_argument(
+                                value, type_, converter.scalar_registry, converter.config,
+                                self.strawberry_info(slot, definition), path=(name,),
+                            )  # fmt: skip
+                        kwargs[python_name] = value
+                if conversion.info_name is not None:
+                    kwargs[conversion.info_name] = self.strawberry_info(slot, definition)
+            else:
+                _args, kwargs = get_arguments(
+                    field=definition,
+                    source=_SOURCE,
+                    info=self.strawberry_info(slot, definition),
+                    kwargs=self.arguments(slot),
+                    config=converter.config,
+                    scalar_registry=converter.scalar_registry,
+                )
             self.direct_args[slot] = kwargs
         return kwargs
+
+    def strawberry_info(self, slot: int, definition: Any) -> Any:
+        """Strawberry's Info for the field (what its resolvers take as `info`)."""
+        info = self.strawberry_infos[slot]
+        if info is None:
+            info_class = self.ctx.schema._strawberry_schema.config.info_class  # type: ignore[attr-defined]
+            info = self.strawberry_infos[slot] = info_class(
+                _raw_info=self.info(slot), _field=definition
+            )
+        return info
 
     def defer(self, container: Any, key: Any, later: _Later) -> None:
         container[key] = None  # keeps the response key's position
