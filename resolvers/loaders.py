@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -61,6 +62,53 @@ class _Loader(DataLoader[Any, Any]):
         self._queue.append(QueuedLoad(key=key, future=future))
         if len(self._queue) == 1:
             self.loop.call_soon(dispatch_queue, self)
+
+    def load_many(self, keys: Iterable[Any]) -> asyncio.Future[list[Any]]:
+        """`load` for each key, as aiodataloader's load_many, with one future for all of them
+        instead of asyncio.gather's callback per key (the list prefetch loads 50 keys at once
+        in four loaders per page of campaigns). Its value is the keys' values in key order;
+        the first failed key, in key order, fails it."""
+        cache = self._cache
+        queue = self._queue
+        loop = self.loop
+        futures = []
+        for key in keys:
+            if key is None:
+                raise TypeError(
+                    "The loader.load() function must be called with a value, but got: None."
+                )
+            future = cache.get(key)
+            if future is None:
+                future = cache[key] = loop.create_future()
+                if not queue:  # as `do_resolve_reject`: one dispatch per queue
+                    loop.call_soon(dispatch_queue, self)
+                queue.append(QueuedLoad(key=key, future=future))
+            futures.append(future)
+        whole: asyncio.Future[list[Any]] = loop.create_future()
+        _settle_when_done(whole, futures, 0)
+        return whole
+
+
+def _settle_when_done(
+    whole: asyncio.Future[list[Any]], futures: list[Any], start: int, _done: Any = None
+) -> None:
+    """Settle `whole` from `futures` once all are done, waiting on one at a time: the keys of
+    one batch are settled together, so this usually waits once."""
+    for i in range(start, len(futures)):
+        if not futures[i].done():
+            futures[i].add_done_callback(partial(_settle_when_done, whole, futures, i + 1))
+            return
+    if whole.done():  # cancelled by its awaiter meanwhile
+        return
+    if any(future.cancelled() for future in futures):
+        whole.cancel()
+        return
+    # Every key's error is read (as asyncio.gather does), so none is logged as never retrieved.
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    if errors:
+        whole.set_exception(errors[0])
+    else:
+        whole.set_result([future.result() for future in futures])
 
 
 def batch_for(
