@@ -240,6 +240,7 @@ async def _demo_admin_token(url: str, tokens: Tokens) -> str | None:
 
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
+    from uvicorn.config import LOG_LEVELS
 
     runtime.refuse_unless_ready_for_production()
     embedded = not os.environ.get("DATABASE_URL")
@@ -268,6 +269,7 @@ def _serve(args: argparse.Namespace) -> None:
             print("GraphiQL's Headers pane:")
             print(f'  {{"Authorization": "Bearer {token}"}}')
         print()
+    log_level = os.environ.get("LOG_LEVEL", "info").lower()
     uvicorn.run(
         "server:app_from_env",
         factory=True,
@@ -280,7 +282,10 @@ def _serve(args: argparse.Namespace) -> None:
         # Longer than the idle timeout of common load balancers (60 s), so the server is not
         # the side that closes an idle keep-alive connection just as a request goes out on it.
         timeout_keep_alive=int(os.environ.get("HTTP_KEEP_ALIVE_S", "65")),
-        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        log_level=log_level,
+        # uvicorn builds each access line's arguments (the quoted path among them) before the
+        # logger's level drops it: off when the level would drop it anyway.
+        access_log=LOG_LEVELS.get(log_level, logging.INFO) <= logging.INFO,
     )
 
 

@@ -36,6 +36,8 @@ import keyword
 from asyncio import isfuture
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from datetime import date, datetime, time
+from decimal import Decimal
 from operator import attrgetter
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -105,9 +107,10 @@ class _Later:
 
 
 class _Leaf:
-    __slots__ = ("coerce", "enum_names", "non_null", "unchanged")
+    __slots__ = ("coerce", "enum_names", "name", "non_null", "unchanged")
 
     def __init__(self, leaf: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> None:
+        self.name = leaf.name
         self.coerce = leaf.coerce_output_value
         self.non_null = non_null
         self.unchanged = UNCHANGED.get(leaf)  # type: ignore[arg-type]
@@ -190,9 +193,10 @@ class _List:
     def _items(self, run: _Run, value: list[Any] | tuple[Any, ...]) -> list[Any]:
         complete = self.inner.complete
         out = [complete(run, item) for item in value]
-        for i, item in enumerate(out):
-            if type(item) is _Later:
-                run.defer(out, i, item)
+        if type(self.inner) is not _Object:  # an object's completion is its dict, never _Later
+            for i, item in enumerate(out):
+                if type(item) is _Later:
+                    run.defer(out, i, item)
         return out
 
 
@@ -649,8 +653,21 @@ def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
         elif unchanged is not None:
             lines.append(f"    if type(v) is U{i}: out[K{i}] = v")
         if type(completer) is _Leaf:  # never _Later
-            indent = "    else: " if unchanged is not None else "    "
+            served = None if unchanged is not None else _served(completer)
+            if served is not None:  # a value of the leaf's usual type, serialized directly
+                env[f"T{i}"], env[f"S{i}"] = served
+                lines.append(f"    if type(v) is T{i}: out[K{i}] = S{i}(v)")
+            indent = "    else: " if unchanged is not None or served is not None else "    "
             lines.append(f"{indent}out[K{i}] = C{i}(run, v)")
+            continue
+        classes = _plain_classes(completer)
+        if classes is not None:  # an object of its own class: straight to its completion
+            env[f"T{i}"], env[f"P{i}"] = classes, completer.plan.complete
+            lines.append(f"    if type(v) in T{i}: out[K{i}] = P{i}(run, v)")
+            lines.append("    else:")
+            lines.append(f"        r = C{i}(run, v)")
+            lines.append(f"        if type(r) is _Later: run.defer(out, K{i}, r)")
+            lines.append(f"        else: out[K{i}] = r")
         else:
             lines.append(f"    r = C{i}(run, v)")
             lines.append(f"    if type(r) is _Later: run.defer(out, K{i}, r)")
@@ -658,6 +675,45 @@ def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
     lines.append("    return out")
     exec(compile("\n".join(lines), f"<compiled {plan.type.name}>", "exec"), env)  # noqa: S102
     return env["complete"]  # type: ignore[no-any-return]
+
+
+# Strawberry's own serializers of these scalars, and the Python type each one serializes.
+_SERIALIZED = {
+    "Decimal": (Decimal, "<class 'str'>"),
+    "DateTime": (datetime, "operator.methodcaller('isoformat')"),
+    "Date": (date, "operator.methodcaller('isoformat')"),
+    "Time": (time, "operator.methodcaller('isoformat')"),
+}
+
+
+def _served(leaf: _Leaf) -> tuple[type, Callable[[Any], Any]] | None:
+    """(type, serializer) when the leaf is one of Strawberry's scalars above with its own
+    serializer, which turns a value of that type into a string (never None or Undefined):
+    what `_Leaf.complete` returns for such a value. An enum: (its class, the name lookup)."""
+    if leaf.enum_names is not None:
+        members = set(leaf.enum_names)
+        classes = {type(m) for m in members}
+        if len(classes) == 1 and members == set(next(iter(classes))):
+            return next(iter(classes)), leaf.enum_names.__getitem__
+        return None
+    known = _SERIALIZED.get(leaf.name)
+    if known is None or repr(leaf.coerce) != known[1]:
+        return None
+    return known[0], leaf.coerce
+
+
+def _plain_classes(completer: Any) -> frozenset[type] | None:
+    """The classes whose objects `completer` (an _Object with no is_type_of) hands straight to
+    its plan's completion, or None."""
+    if type(completer) is not _Object or completer.is_type_of is not None:
+        return None
+    definition = (completer.plan.type.extensions or {}).get("strawberry-definition")
+    if definition is None:
+        return None
+    classes = {definition.origin}
+    if definition.concrete_of is not None:  # e.g. TransactionEdge: instances of Edge
+        classes.add(definition.concrete_of.origin)
+    return frozenset(c for c in classes if isinstance(c, type) and not issubclass(c, Exception))
 
 
 def _resolve_field(
