@@ -68,6 +68,7 @@ from strawberry.scalars import is_scalar
 from strawberry.schema.schema_converter import get_arguments
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from resolvers.warm import quietly
 from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe, plain_attribute
@@ -660,10 +661,11 @@ def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
             indent = "    else: " if unchanged is not None or served is not None else "    "
             lines.append(f"{indent}out[K{i}] = C{i}(run, v)")
             continue
-        classes = _plain_classes(completer)
-        if classes is not None:  # an object of its own class: straight to its completion
-            env[f"T{i}"], env[f"P{i}"] = classes, completer.plan.complete
-            lines.append(f"    if type(v) in T{i}: out[K{i}] = P{i}(run, v)")
+        direct = _plain_classes(completer)
+        if direct is not None:  # an object of its own class: straight to its completion
+            env[f"T{i}"], env[f"P{i}"] = direct[0], completer.plan.complete
+            cast = f" and getattr(v, {TYPE_CAST_ATTRIBUTE!r}, None) is None" if direct[1] else ""
+            lines.append(f"    if type(v) in T{i}{cast}: out[K{i}] = P{i}(run, v)")
             lines.append("    else:")
             lines.append(f"        r = C{i}(run, v)")
             lines.append(f"        if type(r) is _Later: run.defer(out, K{i}, r)")
@@ -702,18 +704,28 @@ def _served(leaf: _Leaf) -> tuple[type, Callable[[Any], Any]] | None:
     return known[0], leaf.coerce
 
 
-def _plain_classes(completer: Any) -> frozenset[type] | None:
-    """The classes whose objects `completer` (an _Object with no is_type_of) hands straight to
-    its plan's completion, or None."""
-    if type(completer) is not _Object or completer.is_type_of is not None:
+def _plain_classes(completer: Any) -> tuple[frozenset[type], bool] | None:
+    """(classes, cast check) when `completer` (an _Object) may hand an object of one of
+    `classes` straight to its plan's completion, which is all `_Object.complete` does with it:
+    any class when the type has no is_type_of, else (the check Strawberry makes for a type
+    with interfaces and no is_type_of of its own) its own class when the object was not
+    `strawberry.cast` to another (the cast check). None: through the completer."""
+    if type(completer) is not _Object:
         return None
     definition = (completer.plan.type.extensions or {}).get("strawberry-definition")
     if definition is None:
         return None
-    classes = {definition.origin}
-    if definition.concrete_of is not None:  # e.g. TransactionEdge: instances of Edge
-        classes.add(definition.concrete_of.origin)
-    return frozenset(c for c in classes if isinstance(c, type) and not issubclass(c, Exception))
+    if completer.is_type_of is None:
+        classes = {definition.origin}
+        if definition.concrete_of is not None:  # e.g. TransactionEdge: instances of Edge
+            classes.add(definition.concrete_of.origin)
+        cast_check = False
+    elif definition.is_type_of is None and definition.interfaces and definition.concrete_of is None:
+        classes, cast_check = {definition.origin}, True
+    else:
+        return None
+    plain = frozenset(c for c in classes if isinstance(c, type) and not issubclass(c, Exception))
+    return plain, cast_check
 
 
 def _resolve_field(
