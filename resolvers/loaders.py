@@ -45,7 +45,13 @@ class _Loader(DataLoader[Any, Any]):
     function every time (inspect.iscoroutinefunction and friends: most of the cost of making
     a loader, which every request does). The batch functions are ours, made by `batch_for`
     once per pool, and are coroutine functions; the class defaults (batch, cache, no
-    max_batch_size) apply as for any DataLoader."""
+    max_batch_size) apply as for any DataLoader.
+
+    `prime` is lazy: a page of 50 rows primes 50 keys of the by-id loader, and most are never
+    loaded, so a primed value waits in `_primed` until its key is loaded (or cleared) instead
+    of becoming a resolved future at once. A key is cached when it is in either; as with
+    aiodataloader, priming a cached key changes nothing and a primed Exception fails the load.
+    """
 
     def __init__(  # noqa: PLR0913 (all aiodataloader reads)
         self, batch_load_fn: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]], loop: Any
@@ -55,6 +61,37 @@ class _Loader(DataLoader[Any, Any]):
         self.get_cache_key = _same
         self._cache = {}
         self._queue = []
+        self._primed: dict[Any, Any] = {}
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if key is None:
+            raise TypeError(
+                "The loader.load() function must be called with a value, but got: None."
+            )
+        future = self._cache[key] = self.loop.create_future()
+        if self._primed and key in self._primed:
+            _settle(future, self._primed.pop(key))
+        else:
+            self.do_resolve_reject(key, future)
+        return future
+
+    def prime(self, key: Any, value: Any) -> _Loader:
+        if key not in self._cache:
+            self._primed.setdefault(key, value)
+        return self
+
+    def clear(self, key: Any) -> _Loader:
+        self._cache.pop(key, None)
+        self._primed.pop(key, None)
+        return self
+
+    def clear_all(self) -> _Loader:
+        self._cache.clear()
+        self._primed.clear()
+        return self
 
     def do_resolve_reject(self, key: Any, future: Any) -> None:
         # aiodataloader schedules a Task whose only work is the (synchronous) dispatch of the
@@ -70,6 +107,7 @@ class _Loader(DataLoader[Any, Any]):
         the first failed key, in key order, fails it."""
         cache = self._cache
         queue = self._queue
+        primed = self._primed
         loop = self.loop
         futures = []
         for key in keys:
@@ -80,13 +118,24 @@ class _Loader(DataLoader[Any, Any]):
             future = cache.get(key)
             if future is None:
                 future = cache[key] = loop.create_future()
-                if not queue:  # as `do_resolve_reject`: one dispatch per queue
-                    loop.call_soon(dispatch_queue, self)
-                queue.append(QueuedLoad(key=key, future=future))
+                if primed and key in primed:
+                    _settle(future, primed.pop(key))
+                else:
+                    if not queue:  # as `do_resolve_reject`: one dispatch per queue
+                        loop.call_soon(dispatch_queue, self)
+                    queue.append(QueuedLoad(key=key, future=future))
             futures.append(future)
         whole: asyncio.Future[list[Any]] = loop.create_future()
         _settle_when_done(whole, futures, 0)
         return whole
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    """A primed value's future, as aiodataloader's `prime` makes it."""
+    if isinstance(value, Exception):
+        future.set_exception(value)
+    else:
+        future.set_result(value)
 
 
 def _settle_when_done(

@@ -77,3 +77,25 @@ async def test_load_many_fails_with_the_first_failed_key() -> None:
     with pytest.raises(TypeError):
         loader.load_many([1, None])
     assert await loader.load(1) == 10  # the keys before the None were queued, as by `load`
+
+
+async def test_primed_values_are_loaded_without_a_batch_and_never_overwrite() -> None:
+    batches = _Batches()
+    loader = _Loader(batches, asyncio.get_running_loop())
+    loader.prime(1, "one").prime(2, "two").prime(1, "not this")
+    assert await loader.load(1) == "one"
+    assert await loader.load_many([2, 3]) == ["two", 30]
+    assert batches.batches == [[3]]  # only the key nobody primed
+    loader.prime(3, "late")  # already loaded: no change
+    assert await loader.load(3) == 30
+
+    loader.prime(4, ValueError("refused"))  # a primed error fails the load, as in aiodataloader
+    with pytest.raises(ValueError, match="refused"):
+        await loader.load(4)
+
+    loader.prime(5, "stale").clear(5)  # cleared before it was loaded: read again
+    assert await loader.load(5) == 50
+    loader.prime(6, "stale")
+    loader.clear_all()
+    assert await loader.load_many([6, 1]) == [60, 10]
+    assert batches.batches == [[3], [5], [6, 1]]
