@@ -1,10 +1,12 @@
-"""The pool hands out connections in the order they were asked for."""
+"""The pool hands out connections in the order they were asked for, and takes them back."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
+import pytest
 
 from db.pool import PoolSettings, create_pool
 
@@ -49,5 +51,40 @@ async def test_plain_asyncpg_pool_lets_a_newcomer_jump_the_queue(db_dsn: str) ->
     try:
         orders = [await _order_of_service(pool, delay) for delay in range(6)]
         assert any(order != ["first", "second", "newcomer"] for order in orders), orders
+    finally:
+        await pool.close()
+
+
+async def test_idle_connections_are_released_directly_and_others_through_asyncpg(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle connection goes back without asyncpg's shielded release; one left in a
+    transaction goes through asyncpg's, which rolls it back. Either way the one connection
+    is free again and usable."""
+    pool = await create_pool(db_dsn, PoolSettings(min_size=1, max_size=1))
+    through_asyncpg = 0
+    release = asyncpg.Pool.release
+
+    async def counted(self: asyncpg.Pool, *args: Any, **kwargs: Any) -> None:
+        nonlocal through_asyncpg
+        through_asyncpg += 1
+        await release(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Pool, "release", counted)
+    try:
+        for _ in range(3):
+            async with pool.acquire() as conn:
+                assert await conn.fetchval("SELECT 1") == 1
+        assert through_asyncpg == 0
+        assert pool.get_idle_size() == 1
+
+        conn = await pool.acquire()
+        await conn.execute("BEGIN; CREATE TEMP TABLE left_open (x int)")
+        await pool.release(conn)
+        assert through_asyncpg == 1
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+        assert through_asyncpg == 1
     finally:
         await pool.close()
