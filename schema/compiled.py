@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import Enum
 from operator import attrgetter
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -695,9 +696,12 @@ def _served(leaf: _Leaf) -> tuple[type, Callable[[Any], Any]] | None:
     if leaf.enum_names is not None:
         members = set(leaf.enum_names)
         classes = {type(m) for m in members}
-        if len(classes) == 1 and members == set(next(iter(classes))):
-            return next(iter(classes)), leaf.enum_names.__getitem__
-        return None
+        if len(classes) != 1:
+            return None
+        (enum_class,) = classes
+        if not issubclass(enum_class, Enum) or members != set(enum_class):
+            return None  # some member has no GraphQL name: _Leaf.complete handles it
+        return enum_class, leaf.enum_names.__getitem__
     known = _SERIALIZED.get(leaf.name)
     if known is None or repr(leaf.coerce) != known[1]:
         return None
