@@ -576,7 +576,7 @@ class _Run:
                 for name, python_name, type_ in conversion.arguments:
                     if name in values:
                         value = values[name]
-                        if type_ is not None and value is not None:
+                        if type_ is not None:  # (a null Maybe argument becomes Some(None))
                             value = convert_argument(
                                 value, type_, converter.scalar_registry, converter.config,
                                 self.strawberry_info(slot, definition), path=(name,),
