@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+import strawberry
 from graphql import (
     GraphQLError,
     GraphQLList,
@@ -40,6 +41,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from db.seed import seed_demo
 from schema import compiled, schema
 from schema.fast_execution import FastExecutionContext, leaf_recipe
+from schema.members import Transaction
+from schema.merchants import Merchant
 from server import create_app
 from tests.conftest import (
     JWT_SECRET,
@@ -335,3 +338,45 @@ async def test_lists_with_prefetched_fields_give_identical_responses(
     assert compiled.RUNS["answered"] - runs["answered"] == 2
     assert compiled.RUNS["bailed out"] - runs["bailed out"] == 2
     assert prefetched.count("CampaignEdge") == 2 and "Campaign" in prefetched, prefetched
+
+
+MY_TRANSACTIONS = """
+query { me { transactions(first: 3) { edges { node { id category amount { currency } } } } } }
+"""
+
+
+async def test_an_object_cast_to_another_type_is_refused_like_the_stock_executor(
+    twin_apps: list[Any], db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated completion hands a Transaction straight to its plan only when it was
+    not `strawberry.cast` to another type; a cast one goes the stock way (and fails the
+    same)."""
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        member = await conn.fetchval(
+            "SELECT min(user_id) FROM transactions t JOIN users u ON u.id = t.user_id "
+            "WHERE u.role = 'MEMBER'"
+        )
+    finally:
+        await conn.close()
+    runs = dict(compiled.RUNS)
+    fast, stock = await both(twin_apps, MY_TRANSACTIONS, {}, bearer(member))
+    assert_same_answer(fast, stock, "plain")
+    assert fast[0] == 200 and '"errors"' not in fast[1]
+    assert compiled.RUNS["answered"] - runs["answered"] == 1
+
+    from_row = Transaction.from_row
+
+    def cast_first(row: Any) -> Any:
+        made = from_row(row)
+        return strawberry.cast(Merchant, made) if row.id == first_id else made
+
+    first_id = json.loads(fast[1])["data"]["me"]["transactions"]["edges"][0]["node"]["id"]
+    first_id = int(base64.b64decode(first_id).decode().split(":")[1])
+    monkeypatch.setattr(Transaction, "from_row", staticmethod(cast_first))
+    runs = dict(compiled.RUNS)
+    fast, stock = await both(twin_apps, MY_TRANSACTIONS, {}, bearer(member))
+    assert_same_answer(fast, stock, "cast")
+    assert '"errors"' in fast[1]  # graphql-core refuses the Merchant-cast object
+    assert compiled.RUNS["bailed out"] - runs["bailed out"] == 1
+    assert compiled.RUNS["answered"] - runs["answered"] == 0
