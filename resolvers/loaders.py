@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
-from aiodataloader import DataLoader, dispatch_queue
+from aiodataloader import DataLoader, dispatch_queue, failed_dispatch
 from aiodataloader import Loader as QueuedLoad
 
 from db import (
@@ -28,7 +28,7 @@ from db import (
     transactions,
     users,
 )
-from db.coalesce import coalescer_for
+from db.coalesce import Coalescer, coalescer_for
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -54,10 +54,20 @@ class _Loader(DataLoader[Any, Any]):
     """
 
     def __init__(  # noqa: PLR0913 (all aiodataloader reads)
-        self, batch_load_fn: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]], loop: Any
+        self,
+        batch_load_fn: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]],
+        loop: Any,
+        coalescer: Coalescer | None = None,
+        then: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.loop = loop
         self.batch_load_fn = batch_load_fn
+        # With a Coalescer (the batch function's own), a batch goes to it directly from the
+        # dispatch callback (`_dispatch_coalesced`) instead of through a Task running the
+        # batch function; `then` is the batch function's post-processing of the rows.
+        self._coalescer = coalescer
+        self._then = then
+        self._dispatch = dispatch_queue if coalescer is None else _dispatch_coalesced
         self.get_cache_key = _same
         self._cache = {}
         self._queue = []
@@ -98,7 +108,7 @@ class _Loader(DataLoader[Any, Any]):
         # queue; a plain callback does the same one turn sooner, without the Task.
         self._queue.append(QueuedLoad(key=key, future=future))
         if len(self._queue) == 1:
-            self.loop.call_soon(dispatch_queue, self)
+            self.loop.call_soon(self._dispatch, self)
 
     def load_many(self, keys: Iterable[Any]) -> asyncio.Future[list[Any]]:
         """`load` for each key, as aiodataloader's load_many, with one future for all of them
@@ -122,12 +132,51 @@ class _Loader(DataLoader[Any, Any]):
                     _settle(future, primed.pop(key))
                 else:
                     if not queue:  # as `do_resolve_reject`: one dispatch per queue
-                        loop.call_soon(dispatch_queue, self)
+                        loop.call_soon(self._dispatch, self)
                     queue.append(QueuedLoad(key=key, future=future))
             futures.append(future)
         whole: asyncio.Future[list[Any]] = loop.create_future()
         _settle_when_done(whole, futures, 0)
         return whole
+
+
+def _dispatch_coalesced(loader: _Loader) -> None:
+    """aiodataloader's `dispatch_queue` for a loader over a Coalescer: the queue's keys go to
+    the Coalescer at once and its future settles them (`_deliver`), with no Task and no
+    coroutine for the batch (three per request for a 50-row page: ~10 µs each)."""
+    queue, loader._queue = loader._queue, []
+    if not queue:
+        return
+    found = loader._coalescer.load([q.key for q in queue])  # type: ignore[union-attr]
+    found.add_done_callback(partial(_deliver, loader, queue))
+
+
+def _deliver(loader: _Loader, queue: list[QueuedLoad], found: asyncio.Future[list[Any]]) -> None:
+    """What aiodataloader's `dispatch_queue_batch` does with the batch's values: each key's
+    value (an Exception value fails that key); if the batch failed, every key fails and is
+    not cached (`failed_dispatch`)."""
+    if found.cancelled():
+        for q in queue:
+            loader.clear(q.key)
+            q.future.cancel()
+        return
+    try:
+        values = found.result()
+        if loader._then is not None:
+            values = loader._then(values)
+        values = list(values)
+        if len(values) != len(queue):
+            raise TypeError(  # noqa: TRY301 (aiodataloader's check, handled as it handles it)
+                "DataLoader must be constructed with a function which accepts Iterable<key> "
+                "and returns Future<Iterable<value>>, but the function did not return a "
+                "Future of a Iterable with the same length as the Iterable of keys."
+            )
+    except Exception as exc:  # noqa: BLE001 (reaches every key of the batch)
+        failed_dispatch(loader, queue, exc)
+        return
+    for q, value in zip(queue, values, strict=True):
+        if not q.future.done():
+            _settle(q.future, value)
 
 
 def _settle(future: asyncio.Future[Any], value: Any) -> None:
@@ -191,7 +240,9 @@ def batched(
     then: Callable[[list[Any]], list[Any]] | None = None,
 ) -> Loader:
     """A DataLoader over `batch_for(pool, fetch, then)`."""
-    return _Loader(batch_for(pool, fetch, then), asyncio.get_running_loop())
+    return _Loader(
+        batch_for(pool, fetch, then), asyncio.get_running_loop(), coalescer_for(pool, fetch), then
+    )
 
 
 # The batch functions of a pool's loaders that need nothing from their request, made once.
@@ -244,7 +295,9 @@ class Loaders:
             batch = batches.get(name)
             if batch is None:
                 batch = batches[name] = batch_for(self._pool, _FETCHES[name])
-            loader = _Loader(batch, asyncio.get_running_loop())
+            loader = _Loader(
+                batch, asyncio.get_running_loop(), coalescer_for(self._pool, _FETCHES[name])
+            )
         else:
             raise AttributeError(name)
         setattr(self, name, loader)

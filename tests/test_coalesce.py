@@ -13,6 +13,7 @@ import pytest
 from db import settings, users
 from db.coalesce import Coalescer
 from db.pool import create_pool
+from resolvers.loaders import batched
 from tests import factories as f
 from tests.conftest import StatementCounter
 from tests.factories import gid
@@ -88,3 +89,27 @@ async def test_concurrent_requests_share_statements_and_each_gets_its_own_answer
     by_table = {t: sum(f"FROM {t}" in s for s in statements.statements) for t in TABLES}
     assert sum(by_table.values()) <= 9, by_table
     assert statements.count == sum(by_table.values())
+
+
+async def test_loaders_over_a_coalescer_settle_their_keys_and_never_cache_a_failed_batch(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    """A loader over a Coalescer hands its batch to it from the dispatch callback (no Task):
+    each key gets its value (through the loader's `then`), a failed batch fails every key of
+    it and caches none, and two requests' loaders still share the statement."""
+    ids = [await f.user(conn, f"l{i}@example.com", name=f"L{i}") for i in range(2)]
+    names = batched(pool, users.by_ids, lambda rows: [r.name if r else None for r in rows])
+    other_request = batched(pool, users.by_ids)
+    statements.reset()
+    mine, theirs = await asyncio.gather(
+        names.load_many([ids[0], ids[1], -1]), other_request.load(ids[1])
+    )
+    assert mine == ["L0", "L1", None]
+    assert theirs.email == "l1@example.com"
+    assert statements.count == 1
+
+    keys = batched(pool, settings.by_keys)
+    with pytest.raises(asyncpg.PostgresError):
+        await keys.load("nul\x00key")  # text PostgreSQL cannot store: the batch fails
+    assert "nul\x00key" not in keys._cache  # as aiodataloader's failed_dispatch: not cached
+    assert await keys.load("max_page_size") is None  # the loader goes on working
