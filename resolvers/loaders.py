@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
-from aiodataloader import DataLoader, dispatch_queue, failed_dispatch
+from aiodataloader import DataLoader
 from aiodataloader import Loader as QueuedLoad
 
 from db import (
@@ -51,6 +51,12 @@ class _Loader(DataLoader[Any, Any]):
     loaded, so a primed value waits in `_primed` until its key is loaded (or cleared) instead
     of becoming a resolved future at once. A key is cached when it is in either; as with
     aiodataloader, priming a cached key changes nothing and a primed Exception fails the load.
+
+    A failed batch's keys stay failed for the rest of the request, where aiodataloader forgets
+    them so that a later load reads again. Within a request, that later load is the compiled
+    executor's rerun of the same query after it bailed out on the error (schema/compiled.py):
+    it must report the same error, not wait for the pool a second time (a request starved of
+    connections waited twice its acquire timeout, and sometimes got through on the rerun).
     """
 
     def __init__(  # noqa: PLR0913 (all aiodataloader reads)
@@ -67,7 +73,7 @@ class _Loader(DataLoader[Any, Any]):
         # batch function; `then` is the batch function's post-processing of the rows.
         self._coalescer = coalescer
         self._then = then
-        self._dispatch = dispatch_queue if coalescer is None else _dispatch_coalesced
+        self._dispatch = _dispatch_batch if coalescer is None else _dispatch_coalesced
         self.get_cache_key = _same
         self._cache = {}
         self._queue = []
@@ -148,13 +154,28 @@ def _dispatch_coalesced(loader: _Loader) -> None:
     if not queue:
         return
     found = loader._coalescer.load([q.key for q in queue])  # type: ignore[union-attr]
-    found.add_done_callback(partial(_deliver, loader, queue))
+    found.add_done_callback(partial(_deliver, loader, queue, loader._then))
 
 
-def _deliver(loader: _Loader, queue: list[QueuedLoad], found: asyncio.Future[list[Any]]) -> None:
-    """What aiodataloader's `dispatch_queue_batch` does with the batch's values: each key's
-    value (an Exception value fails that key); if the batch failed, every key fails and is
-    not cached (`failed_dispatch`)."""
+def _dispatch_batch(loader: _Loader) -> None:
+    """aiodataloader's `dispatch_queue` for a loader without a Coalescer: its batch function
+    runs in a Task, as there, and `_deliver` settles the keys."""
+    queue, loader._queue = loader._queue, []
+    if not queue:
+        return
+    found = asyncio.ensure_future(loader.batch_load_fn([q.key for q in queue]))
+    found.add_done_callback(partial(_deliver, loader, queue, None))
+
+
+def _deliver(
+    loader: _Loader,
+    queue: list[QueuedLoad],
+    then: Callable[[list[Any]], list[Any]] | None,
+    found: asyncio.Future[list[Any]],
+) -> None:
+    """What aiodataloader's `dispatch_queue_batch` does with a batch's values: each key gets
+    its value (an Exception value fails that key), and a failed batch fails every key of it.
+    Unlike aiodataloader, the failed keys stay cached (see `_Loader`)."""
     if found.cancelled():
         for q in queue:
             loader.clear(q.key)
@@ -162,8 +183,8 @@ def _deliver(loader: _Loader, queue: list[QueuedLoad], found: asyncio.Future[lis
         return
     try:
         values = found.result()
-        if loader._then is not None:
-            values = loader._then(values)
+        if then is not None:
+            values = then(values)
         values = list(values)
         if len(values) != len(queue):
             raise TypeError(  # noqa: TRY301 (aiodataloader's check, handled as it handles it)
@@ -172,7 +193,9 @@ def _deliver(loader: _Loader, queue: list[QueuedLoad], found: asyncio.Future[lis
                 "Future of a Iterable with the same length as the Iterable of keys."
             )
     except Exception as exc:  # noqa: BLE001 (reaches every key of the batch)
-        failed_dispatch(loader, queue, exc)
+        for q in queue:
+            if not q.future.done():
+                q.future.set_exception(exc)
         return
     for q, value in zip(queue, values, strict=True):
         if not q.future.done():

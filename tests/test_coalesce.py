@@ -91,12 +91,12 @@ async def test_concurrent_requests_share_statements_and_each_gets_its_own_answer
     assert statements.count == sum(by_table.values())
 
 
-async def test_loaders_over_a_coalescer_settle_their_keys_and_never_cache_a_failed_batch(
+async def test_loaders_over_a_coalescer_settle_their_keys_and_keep_a_failed_batch_failed(
     pool: asyncpg.Pool, conn: asyncpg.Connection, statements: StatementCounter
 ) -> None:
     """A loader over a Coalescer hands its batch to it from the dispatch callback (no Task):
     each key gets its value (through the loader's `then`), a failed batch fails every key of
-    it and caches none, and two requests' loaders still share the statement."""
+    it for the rest of the request, and two requests' loaders still share the statement."""
     ids = [await f.user(conn, f"l{i}@example.com", name=f"L{i}") for i in range(2)]
     names = batched(pool, users.by_ids, lambda rows: [r.name if r else None for r in rows])
     other_request = batched(pool, users.by_ids)
@@ -109,7 +109,11 @@ async def test_loaders_over_a_coalescer_settle_their_keys_and_never_cache_a_fail
     assert statements.count == 1
 
     keys = batched(pool, settings.by_keys)
+    statements.reset()
     with pytest.raises(asyncpg.PostgresError):
         await keys.load("nul\x00key")  # text PostgreSQL cannot store: the batch fails
-    assert "nul\x00key" not in keys._cache  # as aiodataloader's failed_dispatch: not cached
+    # Failed for the rest of the request: the same error again, without another statement.
+    with pytest.raises(asyncpg.PostgresError):
+        await keys.load("nul\x00key")
+    assert statements.count == 1
     assert await keys.load("max_page_size") is None  # the loader goes on working
