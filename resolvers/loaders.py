@@ -69,11 +69,10 @@ class _Loader(DataLoader[Any, Any]):
         self.loop = loop
         self.batch_load_fn = batch_load_fn
         # With a Coalescer (the batch function's own), a batch goes to it directly from the
-        # dispatch callback (`_dispatch_coalesced`) instead of through a Task running the
-        # batch function; `then` is the batch function's post-processing of the rows.
+        # dispatch callback (`_dispatch`) instead of through a Task running the batch
+        # function; `then` is the batch function's post-processing of the rows.
         self._coalescer = coalescer
         self._then = then
-        self._dispatch = _dispatch_batch if coalescer is None else _dispatch_coalesced
         self.get_cache_key = _same
         self._cache = {}
         self._queue = []
@@ -114,57 +113,35 @@ class _Loader(DataLoader[Any, Any]):
         # queue; a plain callback does the same one turn sooner, without the Task.
         self._queue.append(QueuedLoad(key=key, future=future))
         if len(self._queue) == 1:
-            self.loop.call_soon(self._dispatch, self)
+            self.loop.call_soon(_dispatch, self)
 
     def load_many(self, keys: Iterable[Any]) -> asyncio.Future[list[Any]]:
         """`load` for each key, as aiodataloader's load_many, with one future for all of them
         instead of asyncio.gather's callback per key (the list prefetch loads 50 keys at once
         in four loaders per page of campaigns). Its value is the keys' values in key order;
         the first failed key, in key order, fails it."""
-        cache = self._cache
-        queue = self._queue
-        primed = self._primed
-        loop = self.loop
-        futures = []
-        for key in keys:
-            if key is None:
-                raise TypeError(
-                    "The loader.load() function must be called with a value, but got: None."
-                )
-            future = cache.get(key)
-            if future is None:
-                future = cache[key] = loop.create_future()
-                if primed and key in primed:
-                    _settle(future, primed.pop(key))
-                else:
-                    if not queue:  # as `do_resolve_reject`: one dispatch per queue
-                        loop.call_soon(self._dispatch, self)
-                    queue.append(QueuedLoad(key=key, future=future))
-            futures.append(future)
-        whole: asyncio.Future[list[Any]] = loop.create_future()
+        futures = [self.load(key) for key in keys]
+        whole: asyncio.Future[list[Any]] = self.loop.create_future()
         _settle_when_done(whole, futures, 0)
         return whole
 
 
-def _dispatch_coalesced(loader: _Loader) -> None:
-    """aiodataloader's `dispatch_queue` for a loader over a Coalescer: the queue's keys go to
-    the Coalescer at once and its future settles them (`_deliver`), with no Task and no
-    coroutine for the batch (three per request for a 50-row page: ~10 µs each)."""
+def _dispatch(loader: _Loader) -> None:
+    """aiodataloader's `dispatch_queue`, settling the keys with `_deliver`. Over a Coalescer
+    the queue's keys go to it at once, with no Task and no coroutine for the batch (three per
+    request for a 50-row page: ~10 µs each); otherwise the batch function runs in a Task, as
+    in aiodataloader."""
     queue, loader._queue = loader._queue, []
     if not queue:
         return
-    found = loader._coalescer.load([q.key for q in queue])  # type: ignore[union-attr]
-    found.add_done_callback(partial(_deliver, loader, queue, loader._then))
-
-
-def _dispatch_batch(loader: _Loader) -> None:
-    """aiodataloader's `dispatch_queue` for a loader without a Coalescer: its batch function
-    runs in a Task, as there, and `_deliver` settles the keys."""
-    queue, loader._queue = loader._queue, []
-    if not queue:
-        return
-    found = asyncio.ensure_future(loader.batch_load_fn([q.key for q in queue]))
-    found.add_done_callback(partial(_deliver, loader, queue, None))
+    keys = [q.key for q in queue]
+    if loader._coalescer is not None:
+        found = loader._coalescer.load(keys)
+        then = loader._then
+    else:
+        found = asyncio.ensure_future(loader.batch_load_fn(keys))
+        then = None  # the batch function applies its own
+    found.add_done_callback(partial(_deliver, loader, queue, then))
 
 
 def _deliver(
@@ -237,22 +214,14 @@ def batch_for(
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
     then: Callable[[list[Any]], list[Any]] | None = None,
 ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
-    """A batch function that reads with one statement on one pooled connection, shared with
-    the same loader's batches from other requests in the same event-loop turn
-    (db/coalesce.py); `then` turns the rows into the loader's values."""
-    coalescer = coalescer_for(pool, fetch)
-    if coalescer is not None:
+    """A batch function that reads with one statement on one pooled connection; `then` turns
+    the rows into the loader's values. (With coalescing on, loaders hand their batches to the
+    fetch's Coalescer instead: `_dispatch`.)"""
 
-        async def load(keys: list[Any]) -> list[Any]:
-            found = await coalescer.load(list(keys))
-            return then(found) if then is not None else found
-
-    else:
-
-        async def load(keys: list[Any]) -> list[Any]:
-            async with pool.acquire() as conn:
-                found = await fetch(conn, list(keys))
-            return then(found) if then is not None else found
+    async def load(keys: list[Any]) -> list[Any]:
+        async with pool.acquire() as conn:
+            found = await fetch(conn, list(keys))
+        return then(found) if then is not None else found
 
     return load
 
@@ -262,13 +231,16 @@ def batched(
     fetch: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]],
     then: Callable[[list[Any]], list[Any]] | None = None,
 ) -> Loader:
-    """A DataLoader over `batch_for(pool, fetch, then)`."""
+    """A DataLoader reading with `fetch`: through its Coalescer (db/coalesce.py: shared with
+    the same loader's batches from other requests in the same event-loop turn), or with
+    `batch_for(pool, fetch, then)` when coalescing is off."""
     return _Loader(
         batch_for(pool, fetch, then), asyncio.get_running_loop(), coalescer_for(pool, fetch), then
     )
 
 
-# The batch functions of a pool's loaders that need nothing from their request, made once.
+# The batch functions (and Coalescers) of a pool's loaders that need nothing from their
+# request, made once.
 _batches: weakref.WeakKeyDictionary[asyncpg.Pool, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
@@ -315,12 +287,14 @@ class Loaders:
             batches = _batches.get(self._pool)
             if batches is None:
                 batches = _batches[self._pool] = {}
-            batch = batches.get(name)
-            if batch is None:
-                batch = batches[name] = batch_for(self._pool, _FETCHES[name])
-            loader = _Loader(
-                batch, asyncio.get_running_loop(), coalescer_for(self._pool, _FETCHES[name])
-            )
+            made = batches.get(name)
+            if made is None:
+                fetch = _FETCHES[name]
+                made = batches[name] = (
+                    batch_for(self._pool, fetch),
+                    coalescer_for(self._pool, fetch),
+                )
+            loader = _Loader(made[0], asyncio.get_running_loop(), made[1])
         else:
             raise AttributeError(name)
         setattr(self, name, loader)
