@@ -662,19 +662,17 @@ def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
             indent = "    else: " if unchanged is not None or served is not None else "    "
             lines.append(f"{indent}out[K{i}] = C{i}(run, v)")
             continue
+        indent = "    "
         direct = _plain_classes(completer)
         if direct is not None:  # an object of its own class: straight to its completion
             env[f"T{i}"], env[f"P{i}"] = direct[0], completer.plan.complete
             cast = f" and getattr(v, {TYPE_CAST_ATTRIBUTE!r}, None) is None" if direct[1] else ""
             lines.append(f"    if type(v) in T{i}{cast}: out[K{i}] = P{i}(run, v)")
             lines.append("    else:")
-            lines.append(f"        r = C{i}(run, v)")
-            lines.append(f"        if type(r) is _Later: run.defer(out, K{i}, r)")
-            lines.append(f"        else: out[K{i}] = r")
-        else:
-            lines.append(f"    r = C{i}(run, v)")
-            lines.append(f"    if type(r) is _Later: run.defer(out, K{i}, r)")
-            lines.append(f"    else: out[K{i}] = r")
+            indent = "        "
+        lines.append(f"{indent}r = C{i}(run, v)")
+        lines.append(f"{indent}if type(r) is _Later: run.defer(out, K{i}, r)")
+        lines.append(f"{indent}else: out[K{i}] = r")
     lines.append("    return out")
     exec(compile("\n".join(lines), f"<compiled {plan.type.name}>", "exec"), env)  # noqa: S102
     return env["complete"]  # type: ignore[no-any-return]
