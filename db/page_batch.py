@@ -8,6 +8,7 @@ each gets its own ordered, limited page inside one statement.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -89,26 +90,47 @@ def positions_by(keys: Sequence[K], group_of: Callable[[K], Any]) -> dict[Any, l
 F = TypeVar("F")
 
 
+@dataclass(frozen=True)
+class RenderedRows:
+    """How a table's page is read when PostgreSQL writes each row's JSON (db/render.py):
+    `columns`, what the connection still needs of a row (its id, parent and sort key), then
+    the JSON as `rendered`; `to_row` makes the page's row of a record."""
+
+    columns: str
+    to_row: Callable[[asyncpg.Record], Any]
+
+
 async def pages_by_user(
     conn: asyncpg.Connection,
-    keys: Sequence[tuple[int, PageRequest, F]],
+    keys: Sequence[tuple[int, PageRequest, F]] | Sequence[tuple[int, PageRequest, F, str | None]],
     *,
     table: str,
     columns: str,
     keyset: Keyset,
     where_of: Callable[[F], tuple[list[str], list[Any]]],
     to_row: Callable[[asyncpg.Record], T],
+    rendered: RenderedRows | None = None,
 ) -> list[Page[T]]:
-    """For each (user id, page request, filter) key, that page of the user's rows in `table`.
+    """For each (user id, page request, filter[, JSON expression]) key, that page of the
+    user's rows in `table`: rows by `to_row`, or by `rendered` with the JSON expression's
+    value when the key has one.
 
-    Keys sharing a request and a filter (every user under one list field) share one statement.
+    Keys sharing everything but the user (every user under one list field) share one
+    statement.
     """
     found: dict[int, Page[T]] = {}
-    for (request, flt), positions in positions_by(keys, lambda k: (k[1], k[2])).items():
+    for (request, flt, *render), positions in positions_by(keys, lambda k: k[1:]).items():
         where, args = where_of(flt)
+        expression = render[0] if render else None
+        read_columns, read_row = columns, to_row
+        if expression is not None:
+            if rendered is None:
+                raise ValueError(f"{table}: rows are not rendered by SQL")
+            read_columns = f"{rendered.columns}, ({expression}) AS rendered"
+            read_row = rendered.to_row
         result = await fetch_pages(
             conn,
-            columns=columns,
+            columns=read_columns,
             table=table,
             parent_column="user_id",
             parent_ids=[keys[i][0] for i in positions],
@@ -116,7 +138,7 @@ async def pages_by_user(
             args=args,
             keyset=keyset,
             page=request,
-            to_row=to_row,
+            to_row=read_row,
         )
         found.update(zip(positions, result, strict=True))
     return [found[i] for i in range(len(keys))]

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts_by_user, pages_by_user
+from db.page_batch import RenderedRows, counts_by_user, pages_by_user
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -47,6 +47,23 @@ def _row(r: asyncpg.Record) -> TransactionRow:
     )
 
 
+@dataclass(slots=True)
+class RenderedTransaction:
+    """A page's row whose JSON PostgreSQL wrote (`json`): what the connection needs besides
+    (the cursor's key, and the user it names)."""
+
+    id: int
+    user_id: int
+    occurred_at: datetime
+    json: str
+
+
+# (Records of a page batch start with `batch_position`, then these columns and `rendered`.)
+RENDERED = RenderedRows(
+    "id, user_id, occurred_at", lambda r: RenderedTransaction(r[1], r[2], r[3], r[4])
+)
+
+
 @dataclass(frozen=True)
 class TransactionFilter:
     """`occurred_from`/`occurred_to` are whole days, both inclusive (UTC)."""
@@ -77,12 +94,16 @@ class TransactionFilter:
         return where, args
 
 
-PageKey = tuple[int, PageRequest, TransactionFilter]
+# (user, page request, filter, JSON expression over a row (db/render.py) or None)
+PageKey = tuple[int, PageRequest, TransactionFilter, str | None]
 
 
-async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[TransactionRow]]:
-    """For each (user, page request, filter): that page of the user's transactions, newest
-    first."""
+async def pages(
+    conn: asyncpg.Connection, keys: list[PageKey]
+) -> list[Page[TransactionRow | RenderedTransaction]]:
+    """For each (user, page request, filter, JSON expression): that page of the user's
+    transactions, newest first: TransactionRows, or RenderedTransactions with the
+    expression's value."""
     return await pages_by_user(
         conn,
         keys,
@@ -91,6 +112,7 @@ async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[Tran
         keyset=KEYSET,
         where_of=lambda flt: flt.sql(),
         to_row=_row,
+        rendered=RENDERED,
     )
 
 

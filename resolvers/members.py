@@ -6,7 +6,13 @@ from datetime import date
 
 from db.pagination import Page
 from db.rewards import RewardRow, RewardStatus
-from db.transactions import SpendingBucket, SpendingGroup, TransactionFilter, TransactionRow
+from db.transactions import (
+    RenderedTransaction,
+    SpendingBucket,
+    SpendingGroup,
+    TransactionFilter,
+    TransactionRow,
+)
 from db.users import UserRow
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
@@ -45,17 +51,20 @@ async def list_transactions(
     last: int | None,
     before: str | None,
     flt: TransactionFilter,
-) -> Page[TransactionRow]:
+    render: str | None = None,
+) -> Page[TransactionRow] | Page[RenderedTransaction]:
+    """A page of the user's transactions; with `render` (a JSON expression over a row, see
+    schema/render.py), rows with that JSON in place of their columns."""
     if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
         raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
     request = await capped_request(
         ctx, transaction_cursor(user_pk), first=first, after=after, last=last, before=before
     )
-    page: Page[TransactionRow] = await ctx.loaders.transactions_page_by_user.load(
-        (user_pk, request, flt)
-    )
-    for row in page.rows:
-        ctx.loaders.transaction_by_id.prime(row.id, row)
+    page: Page[TransactionRow] | Page[RenderedTransaction]
+    page = await ctx.loaders.transactions_page_by_user.load((user_pk, request, flt, render))
+    if render is None:
+        for row in page.rows:
+            ctx.loaders.transaction_by_id.prime(row.id, row)
     return page
 
 
@@ -64,7 +73,7 @@ async def count_transactions(ctx: Context, user_pk: int, flt: TransactionFilter)
     return total
 
 
-def transaction_cursor_of(row: TransactionRow) -> str:
+def transaction_cursor_of(row: TransactionRow | RenderedTransaction) -> str:
     return transaction_cursor(row.user_id).encode((row.occurred_at, row.id))
 
 

@@ -63,6 +63,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
+from orjson import Fragment
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
@@ -72,6 +73,7 @@ from strawberry.types.base import StrawberryOptional
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from resolvers.warm import quietly
+from schema import render
 from schema.fast_execution import PREFETCH, UNCHANGED, _Resume, leaf_recipe, plain_attribute
 
 if TYPE_CHECKING:
@@ -171,6 +173,21 @@ class _Object:
         return self.plan.complete(run, value)
 
 
+class _Rendered:
+    """An object type whose selection PostgreSQL may write (schema/render.py): a Fragment
+    the resolver returns is that JSON; anything else is completed as an object."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: _Object) -> None:
+        self.inner = inner
+
+    def complete(self, run: _Run, value: Any) -> Any:
+        if type(value) is Fragment:
+            return value
+        return self.inner.complete(run, value)
+
+
 class _List:
     __slots__ = ("inner", "non_null", "prefetch")
 
@@ -195,11 +212,14 @@ class _List:
     def _items(self, run: _Run, value: list[Any] | tuple[Any, ...]) -> list[Any]:
         complete = self.inner.complete
         out = [complete(run, item) for item in value]
-        if type(self.inner) is not _Object:  # an object's completion is its dict, never _Later
+        if type(self.inner) not in _NEVER_LATER:
             for i, item in enumerate(out):
                 if type(item) is _Later:
                     run.defer(out, i, item)
         return out
+
+
+_NEVER_LATER = (_Object, _Rendered)  # an object's completion is its dict (or its JSON)
 
 
 class _Visible:
@@ -325,7 +345,7 @@ class _Slot:
     """What a field needs per request: its definition, nodes and parent (for the info and
     the arguments)."""
 
-    __slots__ = ("conversion", "details", "field_def", "has_args", "parent_type")
+    __slots__ = ("conversion", "details", "field_def", "has_args", "parent_type", "renders")
 
     def __init__(
         self, field_def: GraphQLField, details: FieldDetailsList, parent_type: GraphQLObjectType
@@ -335,6 +355,9 @@ class _Slot:
         self.parent_type = parent_type
         self.has_args = bool(field_def.args or details[0].node.arguments)
         self.conversion: _Conversion | None = None  # made on the first direct call
+        # What the field's resolver is asked to have PostgreSQL write (schema/render.py):
+        # class -> JSON expression, None when two selections of the class differ.
+        self.renders: dict[type, str | None] = {}
 
 
 class _Conversion:
@@ -392,6 +415,7 @@ class _Planner:
     def __init__(self, ctx: FastExecutionContext) -> None:
         self.ctx = ctx
         self.plan = Plan()
+        self._producer: _Slot | None = None  # the nearest field with a resolver above
 
     def build(self) -> Plan:
         ctx = self.ctx
@@ -434,11 +458,17 @@ class _Planner:
                 plan.fields.append((key, _READ, read, unchanged, _Leaf(leaf_type, non_null), -1))
                 plan.attributes.append(plain_attribute(field_def))
                 continue
-            completer = self._completer(field_def.type, details)
             slot = len(self.plan.slots)
             self.plan.slots.append(_Slot(field_def, details, type_))
             read_attr = None if node.arguments else plain_attribute(field_def)
             direct = None if read_attr is not None else _direct(field_def)
+            outer = self._producer
+            if read_attr is None:
+                self._producer = self.plan.slots[slot]
+            try:
+                completer = self._completer(field_def.type, details)
+            finally:
+                self._producer = outer
             plan.attributes.append(read_attr)
             if read_attr is not None:
                 plan.fields.append((key, _READ, attrgetter(read_attr), None, completer, slot))
@@ -471,8 +501,35 @@ class _Planner:
             )
             if sub.new_defer_usages:
                 raise NotPlannable
-            return _Object(self._object(type_, sub.grouped_field_set), non_null)
+            completer = _Object(self._object(type_, sub.grouped_field_set), non_null)
+            return self._rendered(completer, sub.grouped_field_set)
         raise NotPlannable  # interfaces and unions: the stock path resolves their types
+
+    def _rendered(self, completer: _Object, grouped: Any) -> _Object | _Rendered:
+        """`completer`, or a _Rendered when PostgreSQL can write the selection: its JSON
+        expression goes to the nearest resolver above (see schema/render.py)."""
+        type_ = completer.plan.type
+        spec = render.spec_of(type_)
+        producer = self._producer
+        if spec is None or producer is None:
+            return completer
+        expression = render.sql_for(spec, type_, grouped, self._subfields)
+        if expression is None:
+            return completer
+        cls = _definition_of(type_).origin
+        if cls in producer.renders and producer.renders[cls] != expression:
+            expression = None  # two selections of the class under one resolver: neither
+        producer.renders[cls] = expression
+        return _Rendered(completer)
+
+    def _subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Any:
+        ctx = self.ctx
+        sub = collect_subfields(
+            ctx.schema, ctx.fragments, ctx.variable_values, ctx.operation, type_, details
+        )
+        if sub.new_defer_usages:
+            raise NotPlannable
+        return sub.grouped_field_set
 
     def _prefetch_for(self, plan: _ObjectPlan) -> None:
         """The recipes of this object's fields, and of the fields of its plain object fields
@@ -504,6 +561,10 @@ class _Planner:
 
 def _definition(field_def: GraphQLField) -> Any:
     return (field_def.extensions or {}).get("strawberry-definition")
+
+
+def _definition_of(type_: GraphQLObjectType) -> Any:
+    return (type_.extensions or {}).get("strawberry-definition")
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -604,6 +665,9 @@ class _Run:
             info = self.strawberry_infos[slot] = info_class(
                 _raw_info=self.info(slot), _field=definition
             )
+            renders = self.plan.slots[slot].renders
+            if renders:
+                render.request(info, renders)
         return info
 
     def defer(self, container: Any, key: Any, later: _Later) -> None:
@@ -663,13 +727,19 @@ def _generate(plan: _ObjectPlan) -> Callable[[_Run, Any], dict[str, Any]]:
             lines.append(f"{indent}out[K{i}] = C{i}(run, v)")
             continue
         indent = "    "
+        if type(completer) is _Rendered:  # JSON PostgreSQL wrote: as it is
+            env["_Fragment"] = Fragment
+            lines.append(f"    if type(v) is _Fragment: out[K{i}] = v")
+            lines.append("    else:")
+            indent = "        "
+            completer = completer.inner
         direct = _plain_classes(completer)
         if direct is not None:  # an object of its own class: straight to its completion
             env[f"T{i}"], env[f"P{i}"] = direct[0], completer.plan.complete
             cast = f" and getattr(v, {TYPE_CAST_ATTRIBUTE!r}, None) is None" if direct[1] else ""
-            lines.append(f"    if type(v) in T{i}{cast}: out[K{i}] = P{i}(run, v)")
-            lines.append("    else:")
-            indent = "        "
+            lines.append(f"{indent}if type(v) in T{i}{cast}: out[K{i}] = P{i}(run, v)")
+            lines.append(f"{indent}else:")
+            indent += "    "
         lines.append(f"{indent}r = C{i}(run, v)")
         lines.append(f"{indent}if type(r) is _Later: run.defer(out, K{i}, r)")
         lines.append(f"{indent}else: out[K{i}] = r")

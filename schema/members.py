@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from db import render as sql
 from db.accounts import AccountKind as AccountKindEnum
 from db.accounts import AccountRow
 from db.affinity import AffinityRow
@@ -18,6 +19,7 @@ from db.transactions import TransactionFilter as DbTransactionFilter
 from db.transactions import TransactionRow
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
+from schema import render
 from schema.common import Money, Node, described_enum
 from schema.merchants import Merchant
 
@@ -118,6 +120,25 @@ class Transaction(Node):
     @strawberry.field(description="Where the purchase was made; null if the merchant was removed.")
     async def merchant(self, info: Info) -> Merchant | None:
         return await _merchant(info, self.merchant_pk)
+
+
+# What PostgreSQL writes for a Transaction's plain fields (schema/render.py): from_row's
+# values, serialized. Python's strip() of the currency: the padding of char(3) and ASCII
+# whitespace.
+_STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+render.renderable(
+    Transaction,
+    id=sql.global_id("Transaction", "id"),
+    amount=render.Nested(
+        {
+            "amount": sql.cents_as_decimal("amount_cents"),
+            "currency": sql.value(f"btrim(currency::text, {_STRIP})"),
+        }
+    ),
+    category=sql.value("category"),
+    occurred_at=sql.timestamp("occurred_at"),
+    description=sql.value("description"),
+)
 
 
 @strawberry.type(description="A reward a member earned from a campaign for a purchase.")

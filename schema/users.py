@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
+from db.pagination import Page
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
@@ -26,6 +28,7 @@ from schema.members import (
     Transaction,
     TransactionFilter,
 )
+from schema.render import rendered_node, requested
 
 Role = RoleEnum
 described_enum(
@@ -93,12 +96,18 @@ class User(Node):
     ) -> Connection[Transaction]:
         ctx = info.context
         flt = filter.to_db() if filter else logic.TransactionFilter()
-        page = await logic.list_transactions(
-            ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt
+        render = requested(info, Transaction)
+        # With `render`, each node is the row's JSON (schema/render.py), not a Transaction.
+        to_node: Callable[[Any], Transaction] = (
+            Transaction.from_row if render is None else rendered_node
         )
+        page: Page[Any] = await logic.list_transactions(
+            ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt,
+            render=render,
+        )  # fmt: skip
         return Connection.of(
             page,
-            Transaction.from_row,
+            to_node,
             logic.transaction_cursor_of,
             lambda: logic.count_transactions(ctx, self.pk, flt),
         )

@@ -340,8 +340,11 @@ async def test_lists_with_prefetched_fields_give_identical_responses(
     assert prefetched.count("CampaignEdge") == 2 and "Campaign" in prefetched, prefetched
 
 
+# `merchant` has a resolver: PostgreSQL cannot write these nodes (schema/render.py), so the
+# Transaction objects go through the generated completion.
 MY_TRANSACTIONS = """
-query { me { transactions(first: 3) { edges { node { id category amount { currency } } } } } }
+query { me { transactions(first: 3) {
+  edges { node { id category amount { currency } merchant { __typename } } } } } }
 """
 
 

@@ -1,0 +1,112 @@
+"""Objects whose JSON PostgreSQL can write (see db/render.py), as PostGraphile does.
+
+A type registers, for each of its plain fields (no resolver, no arguments, no access rule,
+no extension), the SQL expression of the field's JSON over its table's row, or `Nested`
+expressions for a plain object field (Money). When the compiled executor (schema/compiled.py)
+plans a selection of such a type made only of registered fields and `__typename`, it writes
+the selection as one SQL expression (`sql_for`) and hands it to the resolver that fetches
+the rows (the nearest field with a resolver above it) through that resolver's `info`
+(`requested`). A resolver that knows how asks PostgreSQL for each row's JSON with its page
+and returns an `orjson.Fragment` per row where the object would be; one that does not
+returns objects, which are completed as usual. A Fragment is sent as it is: the response
+has the same bytes, without Python building and completing an object per row.
+
+Only the compiled executor asks, and only for the selection it planned, so the stock
+executor (and a rerun after a bailout) never sees a Fragment. tests/test_render.py compares
+rendered responses with the stock executor's byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from orjson import Fragment
+
+from db import render as sql
+from schema.fast_execution import plain_attribute
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A plain object field: its own fields' JSON expressions over the parent's row."""
+
+    fields: Mapping[str, str | Nested]
+
+
+# Strawberry class -> (Python field name -> JSON expression or Nested)
+_SPECS: dict[type, Nested] = {}
+
+# The attribute of a resolver's Info that holds what the compiled executor asks it to render.
+_REQUESTED = "rendered_by_sql"
+
+
+def renderable(cls: type, **fields: str | Nested) -> None:
+    """Register the JSON expressions of `cls`'s plain fields, by Python name."""
+    _SPECS[cls] = Nested(fields)
+
+
+# False: nothing is rendered (bench/inprocess.py --modes compiled,unrendered compares).
+ENABLED = True
+
+
+def spec_of(type_: GraphQLObjectType) -> Nested | None:
+    if not ENABLED:
+        return None
+    definition = (type_.extensions or {}).get("strawberry-definition")
+    return None if definition is None else _SPECS.get(definition.origin)
+
+
+def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any) -> str | None:
+    """The selection (graphql-core's grouped field set) as one JSON expression, or None
+    when any of its fields is not registered or not plain. `subfields(type, details)`
+    collects an object field's own selection."""
+    pairs: list[tuple[str, str]] = []
+    for key, details in grouped.items():
+        node = details[0].node
+        name = node.name.value
+        if name == "__typename":
+            pairs.append((key, sql.constant(type_.name)))
+            continue
+        field_def = type_.fields.get(name)
+        if field_def is None or node.arguments or node.directives:
+            return None
+        attribute = plain_attribute(field_def)
+        expression = None if attribute is None else spec.fields.get(attribute)
+        if expression is None:
+            return None
+        field_type = field_def.type
+        if isinstance(field_type, GraphQLNonNull):
+            field_type = field_type.of_type
+        if isinstance(expression, Nested):
+            if not isinstance(field_type, GraphQLObjectType) or field_type is field_def.type:
+                return None  # a nullable object would need its own null check
+            inner = sql_for(expression, field_type, subfields(field_type, details), subfields)
+            if inner is None:
+                return None
+            pairs.append((key, inner))
+        elif isinstance(field_type, GraphQLScalarType) and node.selection_set is None:
+            pairs.append((key, expression))
+        else:
+            return None  # enums would need their GraphQL names; lists their own aggregate
+    return sql.object_of(pairs)
+
+
+def rendered_node(row: Any) -> Any:
+    """The object a rendered row stands for: its JSON (`row.json`), sent as it is."""
+    return Fragment(row.json)
+
+
+def request(info: Any, renders: Mapping[type, str | None]) -> None:
+    """What the compiled executor asks the resolver behind `info` to render (class -> JSON
+    expression; None: two selections of the class differ, render neither)."""
+    setattr(info, _REQUESTED, renders)
+
+
+def requested(info: Any, cls: type) -> str | None:
+    """The JSON expression the resolver behind `info` is asked to write `cls` rows with, or
+    None: return objects."""
+    renders: Mapping[type, str | None] | None = getattr(info, _REQUESTED, None)
+    return None if renders is None else renders.get(cls)

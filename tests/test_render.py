@@ -1,0 +1,187 @@
+"""Rows whose JSON PostgreSQL writes (schema/render.py, db/render.py) give the very bytes the
+stock executor gives for the same objects, and are used only where they can be.
+
+Each query runs twice on the same app and database: through the compiled executor (which
+asks PostgreSQL for the rows' JSON) and through Strawberry's stock executor (which builds
+and serializes Transaction objects). The bodies must be byte for byte equal, for values
+chosen to catch formatting differences: quotes, backslashes, control characters, non-ASCII
+text, line separators; amounts of 0, one cent and more than a float holds; timestamps with
+and without microseconds, before year 1000, and the infinities; a padded currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema import schema
+from schema.fast_execution import FastExecutionContext
+from tests import factories as f
+from tests import member_factories as mf
+from tests.conftest import Api, StatementCounter
+
+DESCRIPTIONS = [
+    'say "hi"',
+    "back\\slash and /slash",
+    "line\nbreak\ttab\r\x01\x1f\x7f",
+    "café ☕ 𝄞 \u2028\u2029",
+    "",
+]
+AMOUNTS = [0, 1, 5, 10, 99, 100, 123456, 9_007_199_254_740_993]
+TIMES = [
+    datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC),
+    datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=UTC),
+    datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=UTC),
+    datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+]
+
+TRANSACTIONS = """
+fragment T on Transaction { id category occurredAt description }
+query ($first: Int!) {
+  me {
+    transactions(first: $first) {
+      edges { cursor node { ...T amount { amount currency } } }
+      nodes { ...T amount { amount currency } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+ALIASED = """
+query {
+  me { transactions(first: 50) { edges { node {
+    kind: __typename
+    when: occurredAt
+    amount { howMuch: amount __typename in: currency }
+    occurredAt
+    id
+  } } } }
+}
+"""
+
+
+@contextmanager
+def stock_executor() -> Iterator[None]:
+    schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    try:
+        yield
+    finally:
+        schema.execution_context_class = FastExecutionContext
+
+
+async def _member_with_odd_transactions(conn: asyncpg.Connection) -> int:
+    member = await f.user(conn, "odd@example.com", name="Odd Member", role="MEMBER")
+    account = await mf.account(conn, member)
+    n = 0
+    for amount in AMOUNTS:
+        for description in DESCRIPTIONS:
+            when = TIMES[n % len(TIMES)].replace(day=1 + n % 28)
+            await mf.transaction(
+                conn, account, member, None, amount_cents=amount, occurred_at=when,
+                category=f"Cat {n % 3}", description=description,
+            )  # fmt: skip
+            n += 1
+    await conn.execute(
+        "UPDATE transactions SET occurred_at = 'infinity' WHERE id = (SELECT min(id) FROM"
+        " transactions WHERE user_id = $1)",
+        member,
+    )
+    await conn.execute(
+        "UPDATE transactions SET occurred_at = '-infinity', currency = ' EU'"
+        " WHERE id = (SELECT max(id) FROM transactions WHERE user_id = $1)",
+        member,
+    )
+    return member
+
+
+async def _twice(api: Api, statements: StatementCounter, query: str, **variables: Any) -> Any:
+    """(compiled body, its statements, stock body, its statements), bodies as raw text."""
+    answers: list[Any] = []
+    for stock in (False, True):
+        statements.reset()
+        with stock_executor() if stock else _nothing():
+            response = await api.client.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=api.headers
+            )
+        answers += [response.text, list(statements.statements)]
+    return answers
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _rendered(sql: list[str]) -> bool:
+    return any("AS rendered" in s for s in sql)
+
+
+async def test_rendered_pages_are_byte_for_byte_the_stock_answer(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    member = api.as_user(await _member_with_odd_transactions(conn))
+    for query, first in ((TRANSACTIONS, 50), (TRANSACTIONS, 7), (ALIASED, 50)):
+        compiled, compiled_sql, stock, stock_sql = await _twice(
+            member, statements, query, first=first
+        )
+        assert '"errors"' not in compiled, compiled
+        assert compiled.count('"occurredAt"') >= 7
+        assert compiled == stock
+        assert _rendered(compiled_sql)
+        assert not _rendered(stock_sql)
+    assert '"when":"9999-12-31T23:59:59.999999"' in compiled  # asyncpg's naive datetime.max
+    assert '"in":"EU"' in compiled
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # `account` has a resolver: PostgreSQL cannot write it.
+        (
+            "{ me { transactions(first: 5) { edges { node { id account { lastFour } } } } } }",
+            '"lastFour":"1234"',
+        ),
+        # edges.node and nodes would need different JSON of the same rows.
+        (
+            "{ me { transactions(first: 5) { edges { node { id } } nodes { description } } } }",
+            '"description":"',
+        ),
+    ],
+    ids=["resolver field", "two selections"],
+)
+async def test_selections_postgresql_cannot_write_are_completed_as_objects(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter, query: str, expected: str
+) -> None:
+    member = api.as_user(await _member_with_odd_transactions(conn))
+    compiled, compiled_sql, stock, _ = await _twice(member, statements, query)
+    assert compiled == stock and expected in compiled
+    assert not _rendered(compiled_sql)
+
+
+async def test_users_under_a_list_share_one_rendered_statement(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    for n in range(3):
+        user = await f.user(conn, f"m{n}@example.com", name=f"M{n}", role="MEMBER")
+        account = await mf.account(conn, user)
+        for day in range(1, 4):
+            await mf.transaction(
+                conn, account, user, None, amount_cents=100 * n + day,
+                occurred_at=datetime(2026, 2, day, tzinfo=UTC), description=f"d{day}",
+            )  # fmt: skip
+    query = """
+    { admin { users(first: 10) { edges { node {
+        transactions(first: 2) { edges { node { id amount { amount } description } } }
+    } } } } }
+    """
+    compiled, compiled_sql, stock, stock_sql = await _twice(api, statements, query)
+    assert compiled == stock and '"description":"d3"' in compiled
+    assert sum("AS rendered" in s for s in compiled_sql) == 1
+    assert len(compiled_sql) <= len(stock_sql)
