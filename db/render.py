@@ -51,18 +51,24 @@ def timestamp(expression: str) -> str:
 
 
 def cents_as_decimal(expression: str) -> str:
-    """An integer amount in minor units as the Decimal string of major units ("12.34")."""
-    return _nullable(expression, "to_json((({})::numeric * 0.01)::text)::text")
+    """An integer amount in minor units as the Decimal string of major units ("12.34"):
+    digits, a point and a sign never need escaping."""
+    return _nullable(expression, "'\"' || (({})::numeric * 0.01)::text || '\"'")
+
+
+# base64 wraps its output every 76 characters: "Type:pk" with a bigint pk (at most 20
+# characters) encodes on one line while the type name has at most this many characters.
+_MAX_ID_TYPE_NAME = 36
 
 
 def global_id(type_name: str, expression: str) -> str:
-    """base64("Type:pk"), as `resolvers.ids.to_global_id` writes it."""
-    if not _KEY.fullmatch(type_name):
-        raise ValueError(f"not a type name: {type_name!r}")
+    """base64("Type:pk") of an integer key, as `resolvers.ids.to_global_id` writes it. The
+    text is ASCII without backslashes, so its bytes are the bytea's."""
+    if not _KEY.fullmatch(type_name) or len(type_name) > _MAX_ID_TYPE_NAME:
+        raise ValueError(f"not a type name (at most {_MAX_ID_TYPE_NAME} characters): {type_name!r}")
     return _nullable(
         expression,
-        f"to_json(translate(encode(convert_to('{type_name}:' || ({{}})::text, 'UTF8'),"
-        " 'base64'), E'\\n', ''))::text",
+        f"'\"' || encode(('{type_name}:' || ({{}})::bigint)::bytea, 'base64') || '\"'",
     )
 
 
