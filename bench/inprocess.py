@@ -1,7 +1,7 @@
 """CPU per request of the GraphQL layer alone: no HTTP, no load generator, one process.
 
     .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--rounds 5]
-        [--modes compiled,unrendered,fast,stock] [--profile]
+        [--modes compiled,rows,unrendered,fast,stock] [--profile]
     .venv/bin/python bench/inprocess.py --asgi [--queries Q1] [--n 2000]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
@@ -60,11 +60,12 @@ async def main(args: argparse.Namespace) -> None:
     modes = args.modes.split(",")
 
     def set_mode(mode: str) -> None:
-        if mode not in ("compiled", "unrendered", "fast", "stock"):
+        if mode not in ("compiled", "rows", "unrendered", "fast", "stock"):
             raise SystemExit(f"unknown mode {mode!r}")
-        compiled.ENABLED = mode in ("compiled", "unrendered")
-        if render.ENABLED != (mode == "compiled"):
-            render.ENABLED = mode == "compiled"
+        compiled.ENABLED = mode in ("compiled", "rows", "unrendered")
+        rendering = (mode in ("compiled", "rows"), mode == "compiled")
+        if (render.ENABLED, render.LISTS) != rendering:
+            render.ENABLED, render.LISTS = rendering
             compiled._plans.clear()  # plans keep what they render
             prepared._operations.clear()  # and so do prepared operations
         schema.execution_context_class = (
@@ -198,7 +199,8 @@ if __name__ == "__main__":
         "--modes",
         default="compiled",
         help="comma-separated, run in turn each round: compiled (the server's executor), "
-        "unrendered (the same without PostgreSQL writing rows' JSON, schema/render.py), "
+        "rows (PostgreSQL writes each object's JSON but no list whole, schema/render.py), "
+        "unrendered (PostgreSQL writes no JSON), "
         "fast (without schema/compiled.py), stock (Strawberry's own executor)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")

@@ -18,28 +18,39 @@ from db.pagination import Keyset, Page, PageRequest, keyset_clauses, page_limit,
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class ParentPages:
+    """The same page of many parents' rows: `where` holds predicates on `table` numbered
+    from `$2` (`$1` is the parents array)."""
+
+    table: str
+    parent_column: str
+    parent_ids: Sequence[int]
+    where: Sequence[str]
+    args: Sequence[Any]
+    keyset: Keyset
+    page: PageRequest
+
+    def bounds(self) -> tuple[list[str], list[Any], str]:
+        """(the conditions on a parent's rows, the parameters so far, the ORDER BY list)."""
+        conds = [f"{self.parent_column} = k.parent_id", *self.where]
+        params: list[Any] = [list(self.parent_ids), *self.args]
+        bound_condition, order = keyset_clauses(self.keyset, self.page, params)
+        if bound_condition:
+            conds.append(bound_condition)
+        return conds, params, order
+
+
 async def fetch_pages(
     conn: asyncpg.Connection,
+    pages: ParentPages,
     *,
     columns: str,
-    table: str,
-    parent_column: str,
-    parent_ids: Sequence[int],
-    where: Sequence[str],
-    args: Sequence[Any],
-    keyset: Keyset,
-    page: PageRequest,
     to_row: Callable[[asyncpg.Record], T],
 ) -> list[Page[T]]:
-    """One page per parent, in parent order.
-
-    `where` holds predicates on `table` numbered from `$2` (`$1` is the parents array).
-    """
-    conds = [f"{parent_column} = k.parent_id", *where]
-    params: list[Any] = [list(parent_ids), *args]
-    bound_condition, order = keyset_clauses(keyset, page, params)
-    if bound_condition:
-        conds.append(bound_condition)
+    """One page per parent, in parent order."""
+    conds, params, order = pages.bounds()
+    table, page, parent_ids = pages.table, pages.page, pages.parent_ids
     params.append(page_limit(page) + 1)
     outer_order = ", ".join(f"x.{part}" for part in order.split(", "))
     sql = f"""
@@ -92,17 +103,98 @@ F = TypeVar("F")
 
 @dataclass(frozen=True)
 class RenderedRows:
-    """How a table's page is read when PostgreSQL writes each row's JSON (db/render.py):
-    `columns`, what the connection still needs of a row (its id, parent and sort key), then
-    the JSON as `rendered`; `to_row` makes the page's row of a record."""
+    """How a table's page is read when PostgreSQL writes its JSON (db/render.py): `keys`,
+    what the connection still needs of a row (its id, parent and sort key), and `to_row`,
+    which makes the page's row of those values followed by the row's JSON (or "" when the
+    page's lists are written whole)."""
 
-    columns: str
-    to_row: Callable[[asyncpg.Record], Any]
+    keys: tuple[str, ...]
+    to_row: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class RenderedLists:
+    """A page whose lists PostgreSQL writes whole: each expression's values over the page's
+    rows, in page order, as one JSON array."""
+
+    expressions: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RenderedPage:
+    """A page read as `RenderedLists`: the JSON arrays, in the order of the expressions; the
+    first and last rows (`RenderedRows.to_row` of their keys), None on an empty page."""
+
+    lists: tuple[str, ...]
+    has_next_page: bool
+    has_previous_page: bool
+    first: Any
+    last: Any
+
+
+async def fetch_rendered_pages(
+    conn: asyncpg.Connection, pages: ParentPages, *, rendered: RenderedRows, lists: RenderedLists
+) -> list[RenderedPage]:
+    """`fetch_pages` with each page's lists written whole by PostgreSQL: one record per
+    parent (the page's rows are numbered `rn` in the direction of travel, one more than the
+    page is read to learn whether more follow)."""
+    conds, params, order = pages.bounds()
+    table, page = pages.table, pages.page
+    limit = page_limit(page)
+    params += [limit + 1, limit]
+    read, kept = len(params) - 1, len(params)
+    forward = page.last is None
+    page_order = "y.rn" if forward else "y.rn DESC"  # a backward page is read in reverse
+    aggregates = ["count(*) AS found"]
+    for i in range(len(lists.expressions)):
+        aggregates.append(
+            f"coalesce('[' || string_agg(y.l{i}, ',' ORDER BY {page_order})"
+            f" FILTER (WHERE y.rn <= ${kept}) || ']', '[]') AS l{i}"
+        )
+    for c in rendered.keys:  # the first and the last row read of the page's rows
+        aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = 1) AS h_{c}")
+        aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = least(y.n_read, ${kept})) AS t_{c}")
+    selected = [*rendered.keys, *(f"({e}) AS l{i}" for i, e in enumerate(lists.expressions))]
+    sql = f"""
+SELECT k.n AS batch_position, p.*
+FROM unnest($1::bigint[]) WITH ORDINALITY AS k(parent_id, n)
+CROSS JOIN LATERAL (
+    SELECT {", ".join(aggregates)}
+    FROM (
+        SELECT x.*, row_number() OVER (ORDER BY {order}) AS rn, count(*) OVER () AS n_read
+        FROM (
+            SELECT {", ".join(selected)} FROM {table} WHERE {" AND ".join(conds)}
+            ORDER BY {order} LIMIT ${read}
+        ) x
+    ) y
+) p
+ORDER BY k.n
+"""
+    bounded = (page.after if forward else page.before) is not None
+    n_lists = len(lists.expressions)
+    out: list[RenderedPage] = []
+    for r in await conn.fetch(sql, *params):
+        more = r["found"] > limit
+        head = tail = None
+        if min(r["found"], limit):  # the page has rows (not only the one read beyond it)
+            head = rendered.to_row(*(r[f"h_{c}"] for c in rendered.keys), "")
+            tail = rendered.to_row(*(r[f"t_{c}"] for c in rendered.keys), "")
+        out.append(
+            RenderedPage(
+                lists=tuple(r[f"l{i}"] for i in range(n_lists)),
+                has_next_page=more if forward else bounded,
+                has_previous_page=bounded if forward else more,
+                first=head if forward else tail,
+                last=tail if forward else head,
+            )
+        )
+    return out
 
 
 async def pages_by_user(
     conn: asyncpg.Connection,
-    keys: Sequence[tuple[int, PageRequest, F]] | Sequence[tuple[int, PageRequest, F, str | None]],
+    keys: Sequence[tuple[int, PageRequest, F]]
+    | Sequence[tuple[int, PageRequest, F, str | RenderedLists | None]],
     *,
     table: str,
     columns: str,
@@ -110,36 +202,35 @@ async def pages_by_user(
     where_of: Callable[[F], tuple[list[str], list[Any]]],
     to_row: Callable[[asyncpg.Record], T],
     rendered: RenderedRows | None = None,
-) -> list[Page[T]]:
-    """For each (user id, page request, filter[, JSON expression]) key, that page of the
-    user's rows in `table`: rows by `to_row`, or by `rendered` with the JSON expression's
-    value when the key has one.
+) -> list[Any]:
+    """For each (user id, page request, filter[, rendering]) key, that page of the user's
+    rows in `table`: rows by `to_row`; with a JSON expression (db/render.py), rows by
+    `rendered.to_row` of their keys and that JSON; with RenderedLists, a RenderedPage.
 
     Keys sharing everything but the user (every user under one list field) share one
     statement.
     """
-    found: dict[int, Page[T]] = {}
-    for (request, flt, *render), positions in positions_by(keys, lambda k: k[1:]).items():
+    found: dict[int, Page[T] | RenderedPage] = {}
+    for (request, flt, *rendering), positions in positions_by(keys, lambda k: k[1:]).items():
         where, args = where_of(flt)
-        expression = render[0] if render else None
-        read_columns, read_row = columns, to_row
-        if expression is not None:
-            if rendered is None:
-                raise ValueError(f"{table}: rows are not rendered by SQL")
-            read_columns = f"{rendered.columns}, ({expression}) AS rendered"
-            read_row = rendered.to_row
-        result = await fetch_pages(
-            conn,
-            columns=read_columns,
-            table=table,
-            parent_column="user_id",
-            parent_ids=[keys[i][0] for i in positions],
-            where=where,
-            args=args,
-            keyset=keyset,
-            page=request,
-            to_row=read_row,
+        how = rendering[0] if rendering else None
+        pages = ParentPages(
+            table, "user_id", [keys[i][0] for i in positions], where, args, keyset, request
         )
+        result: Sequence[Page[Any] | RenderedPage]
+        if how is None:
+            result = await fetch_pages(conn, pages, columns=columns, to_row=to_row)
+        elif rendered is None:
+            raise ValueError(f"{table}: rows are not rendered by SQL")
+        elif isinstance(how, RenderedLists):
+            result = await fetch_rendered_pages(conn, pages, rendered=rendered, lists=how)
+        else:
+            result = await fetch_pages(
+                conn,
+                pages,
+                columns=f"{', '.join(rendered.keys)}, ({how}) AS rendered",
+                to_row=lambda r: rendered.to_row(*r[1:]),
+            )
         found.update(zip(positions, result, strict=True))
     return [found[i] for i in range(len(keys))]
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedRows, counts_by_user, pages_by_user
+from db.page_batch import (
+    RenderedLists,
+    RenderedPage,
+    RenderedRows,
+    counts_by_user,
+    pages_by_user,
+)
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -58,10 +64,7 @@ class RenderedTransaction:
     json: str
 
 
-# (Records of a page batch start with `batch_position`, then these columns and `rendered`.)
-RENDERED = RenderedRows(
-    "id, user_id, occurred_at", lambda r: RenderedTransaction(r[1], r[2], r[3], r[4])
-)
+RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction)
 
 
 @dataclass(frozen=True)
@@ -94,16 +97,17 @@ class TransactionFilter:
         return where, args
 
 
-# (user, page request, filter, JSON expression over a row (db/render.py) or None)
-PageKey = tuple[int, PageRequest, TransactionFilter, str | None]
+# (user, page request, filter, what PostgreSQL writes: a JSON expression over a row
+# (db/render.py), the page's lists, or None)
+PageKey = tuple[int, PageRequest, TransactionFilter, str | RenderedLists | None]
 
 
 async def pages(
     conn: asyncpg.Connection, keys: list[PageKey]
-) -> list[Page[TransactionRow | RenderedTransaction]]:
-    """For each (user, page request, filter, JSON expression): that page of the user's
-    transactions, newest first: TransactionRows, or RenderedTransactions with the
-    expression's value."""
+) -> list[Page[TransactionRow] | Page[RenderedTransaction] | RenderedPage]:
+    """For each (user, page request, filter, rendering): that page of the user's
+    transactions, newest first: TransactionRows, RenderedTransactions with the expression's
+    value, or a RenderedPage."""
     return await pages_by_user(
         conn,
         keys,

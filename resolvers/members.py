@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+from db.page_batch import RenderedLists
 from db.pagination import Page
 from db.rewards import RewardRow, RewardStatus
 from db.transactions import (
@@ -51,16 +53,16 @@ async def list_transactions(
     last: int | None,
     before: str | None,
     flt: TransactionFilter,
-    render: str | None = None,
-) -> Page[TransactionRow] | Page[RenderedTransaction]:
-    """A page of the user's transactions; with `render` (a JSON expression over a row, see
-    schema/render.py), rows with that JSON in place of their columns."""
+    render: str | RenderedLists | None = None,
+) -> Any:
+    """A page of the user's transactions: a Page of TransactionRows; with `render` a JSON
+    expression over a row (schema/render.py), a Page of RenderedTransactions (that JSON in
+    place of the columns); with RenderedLists, a RenderedPage."""
     if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
         raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
     request = await capped_request(
         ctx, transaction_cursor(user_pk), first=first, after=after, last=last, before=before
     )
-    page: Page[TransactionRow] | Page[RenderedTransaction]
     page = await ctx.loaders.transactions_page_by_user.load((user_pk, request, flt, render))
     if render is None:
         for row in page.rows:

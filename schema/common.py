@@ -8,10 +8,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from orjson import Fragment
 
+from db.page_batch import RenderedPage
 from db.pagination import Page
 from resolvers.errors import ErrorCode as ErrorCodeEnum
 from resolvers.errors import Problem
+from schema import render
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -159,6 +162,10 @@ class Edge(Generic[T]):
     cursor_of: strawberry.Private[Callable[[Any], str]]
 
 
+# An edge's node is its row: PostgreSQL writes an edge as `{"node": <the row's JSON>}`.
+render.renderable(Edge, node=render.ROW)
+
+
 @strawberry.type(description="A page of a list, with cursors (Relay connection).")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The page's rows with their cursors.")
@@ -188,6 +195,31 @@ class Connection(Generic[T]):
                 has_previous_page=page.has_previous_page,
                 first_row=rows[0] if rows else None,
                 last_row=rows[-1] if rows else None,
+                cursor_of=cursor_of,
+            ),
+            count_total=count_total,
+        )
+
+    @classmethod
+    def rendered(
+        cls,
+        page: RenderedPage,
+        names: Sequence[str],
+        cursor_of: Callable[[Any], str],
+        count_total: Callable[[], Awaitable[int]],
+    ) -> Connection[T]:
+        """A page whose lists PostgreSQL wrote whole (schema/render.py): `names` are the
+        attributes of `page.lists`, in order; a list not written is not asked for."""
+        lists = dict(zip(names, page.lists, strict=True))
+        edges, nodes = lists.get("edges"), lists.get("nodes")
+        return cls(
+            edges=[] if edges is None else Fragment(edges),  # type: ignore[arg-type]
+            nodes=[] if nodes is None else Fragment(nodes),  # type: ignore[arg-type]
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                first_row=page.first,
+                last_row=page.last,
                 cursor_of=cursor_of,
             ),
             count_total=count_total,

@@ -174,13 +174,15 @@ class _Object:
 
 
 class _Rendered:
-    """An object type whose selection PostgreSQL may write (schema/render.py): a Fragment
-    the resolver returns is that JSON; anything else is completed as an object."""
+    """An object (`sql`: its selection's JSON expression) or a list of them that PostgreSQL
+    may write (schema/render.py): a Fragment the resolver returns is that JSON; anything else
+    is completed by `inner`."""
 
-    __slots__ = ("inner",)
+    __slots__ = ("inner", "sql")
 
-    def __init__(self, inner: _Object) -> None:
+    def __init__(self, inner: Any, sql: str) -> None:
         self.inner = inner
+        self.sql = sql
 
     def complete(self, run: _Run, value: Any) -> Any:
         if type(value) is Fragment:
@@ -345,7 +347,16 @@ class _Slot:
     """What a field needs per request: its definition, nodes and parent (for the info and
     the arguments)."""
 
-    __slots__ = ("conversion", "details", "field_def", "has_args", "parent_type", "renders")
+    __slots__ = (
+        "conversion",
+        "details",
+        "field_def",
+        "has_args",
+        "lists",
+        "parent_type",
+        "renders",
+        "request",
+    )
 
     def __init__(
         self, field_def: GraphQLField, details: FieldDetailsList, parent_type: GraphQLObjectType
@@ -356,8 +367,11 @@ class _Slot:
         self.has_args = bool(field_def.args or details[0].node.arguments)
         self.conversion: _Conversion | None = None  # made on the first direct call
         # What the field's resolver is asked to have PostgreSQL write (schema/render.py):
-        # class -> JSON expression, None when two selections of the class differ.
+        # class -> JSON expression, None when two selections of the class differ; the lists
+        # of its result (attribute -> an item's expression), None once one is not rendered.
         self.renders: dict[type, str | None] = {}
+        self.lists: dict[str, str] | None = {}
+        self.request: render.Request | None = None  # the two, once planned
 
 
 class _Conversion:
@@ -416,6 +430,8 @@ class _Planner:
         self.ctx = ctx
         self.plan = Plan()
         self._producer: _Slot | None = None  # the nearest field with a resolver above
+        self._depth = 0  # of the object being planned
+        self._producer_depth = 0  # of the object holding the producer
 
     def build(self) -> Plan:
         ctx = self.ctx
@@ -433,12 +449,22 @@ class _Planner:
         if defer_usages:
             raise NotPlannable
         self.plan.root = self._object(root_type, grouped)
+        for s in self.plan.slots:
+            if s.renders or s.lists is not None:
+                s.request = render.Request(s.renders, s.lists)
         self.plan.paged = any(
             "first" in s.field_def.args or "last" in s.field_def.args for s in self.plan.slots
         )
         return self.plan
 
     def _object(self, type_: GraphQLObjectType, grouped: Any) -> _ObjectPlan:
+        self._depth += 1
+        try:
+            return self._object_at_depth(type_, grouped)
+        finally:
+            self._depth -= 1
+
+    def _object_at_depth(self, type_: GraphQLObjectType, grouped: Any) -> _ObjectPlan:
         plan = _ObjectPlan(type_)
         for key, details in grouped.items():
             if any(d.fragment_variable_values is not None for d in details):
@@ -462,13 +488,15 @@ class _Planner:
             self.plan.slots.append(_Slot(field_def, details, type_))
             read_attr = None if node.arguments else plain_attribute(field_def)
             direct = None if read_attr is not None else _direct(field_def)
-            outer = self._producer
+            outer = self._producer, self._producer_depth
             if read_attr is None:
-                self._producer = self.plan.slots[slot]
+                self._producer, self._producer_depth = self.plan.slots[slot], self._depth
             try:
                 completer = self._completer(field_def.type, details)
             finally:
-                self._producer = outer
+                self._producer, self._producer_depth = outer
+            if self._producer is not None and self._depth == self._producer_depth + 1:
+                completer = self._result_list(completer, read_attr, field_def)
             plan.attributes.append(read_attr)
             if read_attr is not None:
                 plan.fields.append((key, _READ, attrgetter(read_attr), None, completer, slot))
@@ -505,6 +533,24 @@ class _Planner:
             return self._rendered(completer, sub.grouped_field_set)
         raise NotPlannable  # interfaces and unions: the stock path resolves their types
 
+    def _result_list(self, completer: Any, attribute: str | None, field_def: GraphQLField) -> Any:
+        """A field of the producer's result (a connection's `edges`, `nodes`...): a list of
+        rendered objects read from an attribute may be written whole (`_Slot.lists`); any
+        other list means the result's lists are not."""
+        producer = self._producer
+        assert producer is not None
+        field_type = field_def.type
+        if isinstance(field_type, GraphQLNonNull):
+            field_type = field_type.of_type
+        if not isinstance(field_type, GraphQLList) or producer.lists is None:
+            return completer
+        inner = completer.inner if type(completer) is _List else None
+        if attribute is None or type(inner) is not _Rendered or not render.LISTS:
+            producer.lists = None
+            return completer
+        producer.lists[attribute] = inner.sql
+        return _Rendered(completer, inner.sql)
+
     def _rendered(self, completer: _Object, grouped: Any) -> _Object | _Rendered:
         """`completer`, or a _Rendered when PostgreSQL can write the selection: its JSON
         expression goes to the nearest resolver above (see schema/render.py)."""
@@ -517,10 +563,10 @@ class _Planner:
         if expression is None:
             return completer
         cls = _definition_of(type_).origin
-        if cls in producer.renders and producer.renders[cls] != expression:
-            expression = None  # two selections of the class under one resolver: neither
-        producer.renders[cls] = expression
-        return _Rendered(completer)
+        known = producer.renders.get(cls, expression)
+        # Two selections of the class under one resolver: neither is written per row.
+        producer.renders[cls] = expression if known == expression else None
+        return _Rendered(completer, expression)
 
     def _subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Any:
         ctx = self.ctx
@@ -665,9 +711,9 @@ class _Run:
             info = self.strawberry_infos[slot] = info_class(
                 _raw_info=self.info(slot), _field=definition
             )
-            renders = self.plan.slots[slot].renders
-            if renders:
-                render.request(info, renders)
+            request = self.plan.slots[slot].request
+            if request is not None:
+                render.ask(info, request)
         return info
 
     def defer(self, container: Any, key: Any, later: _Later) -> None:

@@ -36,7 +36,11 @@ class Nested:
     fields: Mapping[str, str | Nested]
 
 
-# Strawberry class -> (Python field name -> JSON expression or Nested)
+# A plain object field that is the same row, written as the field's own type (an edge's
+# `node`: the edge and its node are one row).
+ROW = Nested({})
+
+# Strawberry class -> (Python field name -> JSON expression, Nested or ROW)
 _SPECS: dict[type, Nested] = {}
 
 # The attribute of a resolver's Info that holds what the compiled executor asks it to render.
@@ -48,15 +52,21 @@ def renderable(cls: type, **fields: str | Nested) -> None:
     _SPECS[cls] = Nested(fields)
 
 
-# False: nothing is rendered (bench/inprocess.py --modes compiled,unrendered compares).
+# False: nothing is rendered; LISTS False: no list is written whole, only objects
+# (bench/inprocess.py --modes compiled,rows,unrendered compares).
 ENABLED = True
+LISTS = True
 
 
 def spec_of(type_: GraphQLObjectType) -> Nested | None:
     if not ENABLED:
         return None
     definition = (type_.extensions or {}).get("strawberry-definition")
-    return None if definition is None else _SPECS.get(definition.origin)
+    if definition is None:
+        return None
+    if definition.concrete_of is not None:  # e.g. TransactionEdge: a generic Edge
+        return _SPECS.get(definition.concrete_of.origin)
+    return _SPECS.get(definition.origin)
 
 
 def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any) -> str | None:
@@ -83,6 +93,10 @@ def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any
         if isinstance(expression, Nested):
             if not isinstance(field_type, GraphQLObjectType) or field_type is field_def.type:
                 return None  # a nullable object would need its own null check
+            if expression is ROW:
+                expression = spec_of(field_type)
+                if expression is None:
+                    return None
             inner = sql_for(expression, field_type, subfields(field_type, details), subfields)
             if inner is None:
                 return None
@@ -99,14 +113,24 @@ def rendered_node(row: Any) -> Any:
     return Fragment(row.json)
 
 
-def request(info: Any, renders: Mapping[type, str | None]) -> None:
-    """What the compiled executor asks the resolver behind `info` to render (class -> JSON
-    expression; None: two selections of the class differ, render neither)."""
-    setattr(info, _REQUESTED, renders)
+@dataclass(frozen=True)
+class Request:
+    """What the compiled executor asks one resolver to have PostgreSQL write.
+
+    `rows`: per class, the JSON expression of each object of that class under the resolver
+    (None: two selections of the class differ, render neither). `lists`: when every list the
+    resolver's result is asked for is a list of rendered objects, those lists by attribute,
+    each the JSON expression of one item (the resolver may write each list whole); None
+    otherwise."""
+
+    rows: Mapping[type, str | None]
+    lists: Mapping[str, str] | None
 
 
-def requested(info: Any, cls: type) -> str | None:
-    """The JSON expression the resolver behind `info` is asked to write `cls` rows with, or
-    None: return objects."""
-    renders: Mapping[type, str | None] | None = getattr(info, _REQUESTED, None)
-    return None if renders is None else renders.get(cls)
+def ask(info: Any, request: Request) -> None:
+    setattr(info, _REQUESTED, request)
+
+
+def requested(info: Any) -> Request | None:
+    """What the resolver behind `info` is asked to render; None: return objects."""
+    return getattr(info, _REQUESTED, None)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db.page_batch import RenderedLists
 from db.pagination import Page
 from db.users import Role as RoleEnum
 from db.users import UserRow
@@ -96,8 +97,19 @@ class User(Node):
     ) -> Connection[Transaction]:
         ctx = info.context
         flt = filter.to_db() if filter else logic.TransactionFilter()
-        render = requested(info, Transaction)
-        # With `render`, each node is the row's JSON (schema/render.py), not a Transaction.
+        count = lambda: logic.count_transactions(ctx, self.pk, flt)  # noqa: E731
+        # What PostgreSQL may write (schema/render.py): the page's lists whole, else each
+        # node (the row's JSON in place of a Transaction), else nothing.
+        asked = requested(info)
+        lists = None if asked is None else asked.lists
+        if lists is not None:
+            names = sorted(lists)
+            rendered_page = await logic.list_transactions(
+                ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt,
+                render=RenderedLists(tuple(lists[n] for n in names)),
+            )  # fmt: skip
+            return Connection.rendered(rendered_page, names, logic.transaction_cursor_of, count)
+        render = None if asked is None else asked.rows.get(Transaction)
         to_node: Callable[[Any], Transaction] = (
             Transaction.from_row if render is None else rendered_node
         )
@@ -105,12 +117,7 @@ class User(Node):
             ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt,
             render=render,
         )  # fmt: skip
-        return Connection.of(
-            page,
-            to_node,
-            logic.transaction_cursor_of,
-            lambda: logic.count_transactions(ctx, self.pk, flt),
-        )
+        return Connection.of(page, to_node, logic.transaction_cursor_of, count)
 
     @strawberry.field(
         description="Rewards, newest first. Page size: `first`/`last` default 20, at most the "

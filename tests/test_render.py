@@ -11,6 +11,7 @@ and without microseconds, before year 1000, and the infinities; a padded currenc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -119,50 +120,144 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def _rendered(sql: list[str]) -> bool:
-    return any("AS rendered" in s for s in sql)
+def _rendered(sql: list[str]) -> str | None:
+    """How the request's statements had PostgreSQL write JSON: "rows" (a JSON per row),
+    "lists" (each list of a page whole), or None."""
+    if any("n_read" in s for s in sql):  # db/page_batch.fetch_rendered_pages
+        return "lists"
+    if any("AS rendered" in s for s in sql):
+        return "rows"
+    return None
 
 
 async def test_rendered_pages_are_byte_for_byte_the_stock_answer(
     api: Api, conn: asyncpg.Connection, statements: StatementCounter
 ) -> None:
     member = api.as_user(await _member_with_odd_transactions(conn))
-    for query, first in ((TRANSACTIONS, 50), (TRANSACTIONS, 7), (ALIASED, 50)):
+    # With `cursor`, edges are not written whole (only their nodes are).
+    for query, first, how in (
+        (TRANSACTIONS, 50, "rows"),
+        (TRANSACTIONS, 7, "rows"),
+        (ALIASED, 50, "lists"),
+    ):
         compiled, compiled_sql, stock, stock_sql = await _twice(
             member, statements, query, first=first
         )
         assert '"errors"' not in compiled, compiled
         assert compiled.count('"occurredAt"') >= 7
         assert compiled == stock
-        assert _rendered(compiled_sql)
-        assert not _rendered(stock_sql)
+        assert _rendered(compiled_sql) == how
+        assert _rendered(stock_sql) is None
     assert '"when":"9999-12-31T23:59:59.999999"' in compiled  # asyncpg's naive datetime.max
     assert '"in":"EU"' in compiled
 
 
+PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+
+
 @pytest.mark.parametrize(
-    ("query", "expected"),
+    ("query", "expected", "how"),
     [
         # `account` has a resolver: PostgreSQL cannot write it.
         (
             "{ me { transactions(first: 5) { edges { node { id account { lastFour } } } } } }",
             '"lastFour":"1234"',
+            None,
         ),
-        # edges.node and nodes would need different JSON of the same rows.
+        # Edges with cursors are not written whole, and per row the nodes would need two
+        # different JSONs of the same rows.
         (
-            "{ me { transactions(first: 5) { edges { node { id } } nodes { description } } } }",
+            "{ me { transactions(first: 5) {"
+            " edges { cursor node { id } } nodes { description } } } }",
             '"description":"',
+            None,
+        ),
+        # Written whole, each list its own selection.
+        (
+            "{ me { transactions(first: 5) {"
+            f" edges {{ node {{ id }} }} nodes {{ description }} {PAGE_INFO} totalCount }} }} }}",
+            '"hasNextPage":true,"hasPreviousPage":false',
+            "lists",
+        ),
+        (
+            f"{{ me {{ transactions(last: 3) {{ nodes {{ id occurredAt }} {PAGE_INFO} }} }} }}",
+            '"hasNextPage":false,"hasPreviousPage":true',
+            "lists",
+        ),
+        (
+            f"{{ me {{ transactions(first: 0) {{ edges {{ node {{ id }} }} {PAGE_INFO} }} }} }}",
+            '"edges":[],"pageInfo":{"hasNextPage":true,"hasPreviousPage":false,'
+            '"startCursor":null,"endCursor":null}',
+            "lists",
+        ),
+        (
+            f"{{ me {{ transactions(first: 100) {{ {PAGE_INFO} }} }} }}",
+            '"hasNextPage":false',
+            "lists",
+        ),
+        (
+            '{ me { transactions(first: 5, filter: {category: "none such"}) {'
+            f" nodes {{ id }} {PAGE_INFO} }} }} }}",
+            '"nodes":[],"pageInfo":{"hasNextPage":false,"hasPreviousPage":false,'
+            '"startCursor":null,"endCursor":null}',
+            "lists",
         ),
     ],
-    ids=["resolver field", "two selections"],
+    ids=[
+        "resolver field",
+        "cursor and two selections",
+        "lists",
+        "backward",
+        "first 0",
+        "no list",
+        "empty",
+    ],
 )
-async def test_selections_postgresql_cannot_write_are_completed_as_objects(
-    api: Api, conn: asyncpg.Connection, statements: StatementCounter, query: str, expected: str
+async def test_what_postgresql_writes_depends_on_the_selection(
+    api: Api,
+    conn: asyncpg.Connection,
+    statements: StatementCounter,
+    query: str,
+    expected: str,
+    how: str | None,
 ) -> None:
     member = api.as_user(await _member_with_odd_transactions(conn))
     compiled, compiled_sql, stock, _ = await _twice(member, statements, query)
+    assert '"errors"' not in compiled, compiled
     assert compiled == stock and expected in compiled
-    assert not _rendered(compiled_sql)
+    assert _rendered(compiled_sql) == how
+
+
+async def test_pages_from_cursors_written_whole_are_the_stock_answer(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    """Forward from `after` and backward from `before`, through the whole connection."""
+    member = api.as_user(await _member_with_odd_transactions(conn))
+    query = """
+    query ($first: Int, $after: String, $last: Int, $before: String) {
+      me { transactions(first: $first, after: $after, last: $last, before: $before) {
+        nodes { id amount { amount } }
+        pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
+      } }
+    }
+    """
+    seen = 0
+    for direction in ("forward", "backward"):
+        cursor = None
+        while True:
+            if direction == "forward":
+                variables = {"first": 6, "after": cursor}
+            else:
+                variables = {"last": 6, "before": cursor}
+            compiled, compiled_sql, stock, _ = await _twice(member, statements, query, **variables)
+            assert compiled == stock and _rendered(compiled_sql) == "lists"
+            info = json.loads(compiled)["data"]["me"]["transactions"]["pageInfo"]
+            seen += 1
+            more = info["hasNextPage"] if direction == "forward" else info["hasPreviousPage"]
+            if not more:
+                break
+            cursor = info["endCursor"] if direction == "forward" else info["startCursor"]
+    assert seen == 2 * -(-len(AMOUNTS) * len(DESCRIPTIONS) // 6)  # every page, both ways
 
 
 async def test_users_under_a_list_share_one_rendered_statement(
@@ -183,5 +278,5 @@ async def test_users_under_a_list_share_one_rendered_statement(
     """
     compiled, compiled_sql, stock, stock_sql = await _twice(api, statements, query)
     assert compiled == stock and '"description":"d3"' in compiled
-    assert sum("AS rendered" in s for s in compiled_sql) == 1
+    assert sum("n_read" in s for s in compiled_sql) == 1
     assert len(compiled_sql) <= len(stock_sql)
