@@ -490,7 +490,13 @@ class _Planner:
             direct = None if read_attr is not None else _direct(field_def)
             outer = self._producer, self._producer_depth
             if read_attr is None:
-                self._producer, self._producer_depth = self.plan.slots[slot], self._depth
+                producer = self._producer = self.plan.slots[slot]
+                self._producer_depth = self._depth
+                result_type = field_def.type
+                if isinstance(result_type, GraphQLNonNull):
+                    result_type = result_type.of_type
+                if not isinstance(result_type, GraphQLObjectType):
+                    producer.lists = None  # only an object's lists are written whole
             try:
                 completer = self._completer(field_def.type, details)
             finally:
@@ -560,13 +566,12 @@ class _Planner:
         if spec is None or producer is None:
             return completer
         expression = render.sql_for(spec, type_, grouped, self._subfields)
-        if expression is None:
-            return completer
         cls = _definition_of(type_).origin
         known = producer.renders.get(cls, expression)
-        # Two selections of the class under one resolver: neither is written per row.
+        # Two selections of the class under one resolver, or one PostgreSQL cannot write:
+        # no object of the class is written per row (they all come from the same rows).
         producer.renders[cls] = expression if known == expression else None
-        return _Rendered(completer, expression)
+        return completer if expression is None else _Rendered(completer, expression)
 
     def _subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Any:
         ctx = self.ctx

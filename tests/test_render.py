@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema import compiled as compiled_runs
 from schema import schema
 from schema.fast_execution import FastExecutionContext
 from tests import factories as f
@@ -172,6 +173,14 @@ PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
             '"description":"',
             None,
         ),
+        # `nodes` cannot be written (a resolver field) and the edges' nodes are the same
+        # rows: every Transaction is completed as an object.
+        (
+            "{ me { transactions(first: 5) {"
+            " edges { node { id } } nodes { id account { lastFour } } } } }",
+            '"lastFour":"1234"',
+            None,
+        ),
         # Written whole, each list its own selection.
         (
             "{ me { transactions(first: 5) {"
@@ -206,6 +215,7 @@ PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
     ids=[
         "resolver field",
         "cursor and two selections",
+        "one selection not written",
         "lists",
         "backward",
         "first 0",
@@ -222,10 +232,13 @@ async def test_what_postgresql_writes_depends_on_the_selection(
     how: str | None,
 ) -> None:
     member = api.as_user(await _member_with_odd_transactions(conn))
+    runs = dict(compiled_runs.RUNS)
     compiled, compiled_sql, stock, _ = await _twice(member, statements, query)
     assert '"errors"' not in compiled, compiled
     assert compiled == stock and expected in compiled
     assert _rendered(compiled_sql) == how
+    assert compiled_runs.RUNS["answered"] == runs["answered"] + 1  # no bailout and rerun
+    assert compiled_runs.RUNS["bailed out"] == runs["bailed out"]
 
 
 async def test_pages_from_cursors_written_whole_are_the_stock_answer(
