@@ -19,7 +19,7 @@ SELECT over the table.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 _KEY = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")  # a GraphQL name: never needs escaping
 
@@ -70,6 +70,16 @@ def global_id(type_name: str, expression: str) -> str:
         expression,
         f"'\"' || encode(('{type_name}:' || ({{}})::bigint)::bytea, 'base64') || '\"'",
     )
+
+
+def enum(expression: str, names: Mapping[str, str]) -> str:
+    """A stored value as its GraphQL enum name (`names`: stored value -> name); a value not
+    in `names` gives null."""
+    cases = " ".join(
+        f"WHEN {_literal(stored)} THEN {_literal(_json_string(name))}"
+        for stored, name in names.items()
+    )
+    return _nullable(expression, f"CASE {{}} {cases} END")
 
 
 def constant(text: str) -> str:

@@ -9,7 +9,13 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import counts_by_user, pages_by_user
+from db.page_batch import (
+    RenderedLists,
+    RenderedPage,
+    RenderedRows,
+    counts_by_user,
+    pages_by_user,
+)
 from db.pagination import Keyset, Page, PageRequest
 
 
@@ -43,6 +49,20 @@ def _row(r: asyncpg.Record) -> RewardRow:
     return RewardRow(**values)
 
 
+@dataclass(slots=True)
+class RenderedReward:
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): what the connection needs besides (the cursor's key and its user)."""
+
+    id: int
+    user_id: int
+    earned_at: datetime
+    json: str
+
+
+RENDERED = RenderedRows(("id", "user_id", "earned_at"), RenderedReward)
+
+
 def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list[Any]]:
     """Predicates numbered from $2 ($1 is the users array)."""
     if statuses:
@@ -50,11 +70,16 @@ def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list
     return [], []
 
 
-PageKey = tuple[int, PageRequest, tuple[RewardStatus, ...] | None]
+# (user, page request, statuses, what PostgreSQL writes: a JSON expression over a row
+# (db/render.py), the page's lists, or None)
+PageKey = tuple[int, PageRequest, tuple[RewardStatus, ...] | None, str | RenderedLists | None]
 
 
-async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[RewardRow]]:
-    """For each (user, page request, statuses): that page of the user's rewards, newest first."""
+async def pages(
+    conn: asyncpg.Connection, keys: list[PageKey]
+) -> list[Page[RewardRow] | Page[RenderedReward] | RenderedPage]:
+    """For each (user, page request, statuses, rendering): that page of the user's rewards,
+    newest first (as `transactions.pages`)."""
     return await pages_by_user(
         conn,
         keys,
@@ -63,6 +88,7 @@ async def pages(conn: asyncpg.Connection, keys: list[PageKey]) -> list[Page[Rewa
         keyset=KEYSET,
         where_of=_filters,
         to_row=_row,
+        rendered=RENDERED,
     )
 
 

@@ -6,8 +6,7 @@ from datetime import date
 from typing import Any
 
 from db.page_batch import RenderedLists
-from db.pagination import Page
-from db.rewards import RewardRow, RewardStatus
+from db.rewards import RenderedReward, RewardRow, RewardStatus
 from db.transactions import (
     RenderedTransaction,
     SpendingBucket,
@@ -88,14 +87,13 @@ async def list_rewards(
     last: int | None,
     before: str | None,
     statuses: tuple[RewardStatus, ...] | None,
-) -> Page[RewardRow]:
+    render: str | RenderedLists | None = None,
+) -> Any:
+    """A page of the user's rewards (with `render`, as `list_transactions`)."""
     request = await capped_request(
         ctx, reward_cursor(user_pk), first=first, after=after, last=last, before=before
     )
-    page: Page[RewardRow] = await ctx.loaders.rewards_page_by_user.load(
-        (user_pk, request, statuses)
-    )
-    return page
+    return await ctx.loaders.rewards_page_by_user.load((user_pk, request, statuses, render))
 
 
 async def count_rewards(
@@ -105,7 +103,7 @@ async def count_rewards(
     return total
 
 
-def reward_cursor_of(row: RewardRow) -> str:
+def reward_cursor_of(row: RewardRow | RenderedReward) -> str:
     return reward_cursor(row.user_id).encode((row.earned_at, row.id))
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from orjson import Fragment
 
-from db.page_batch import RenderedPage
+from db.page_batch import RenderedLists, RenderedPage
 from db.pagination import Page
 from resolvers.errors import ErrorCode as ErrorCodeEnum
 from resolvers.errors import Problem
@@ -199,6 +199,30 @@ class Connection(Generic[T]):
             ),
             count_total=count_total,
         )
+
+    @classmethod
+    async def read(
+        cls,
+        info: Any,
+        node_class: type,
+        read: Callable[[str | RenderedLists | None], Awaitable[Any]],
+        to_node: Callable[[Any], T],
+        cursor_of: Callable[[Any], str],
+        count_total: Callable[[], Awaitable[int]],
+    ) -> Connection[T]:
+        """The page `read(rendering)` returns, read the way the compiled executor asked
+        (schema/render.py): PostgreSQL writing the page's lists whole (a RenderedLists), or
+        each node's JSON (the expression for `node_class`), or neither (None: rows made into
+        nodes by `to_node`)."""
+        asked = render.requested(info)
+        if asked is not None and asked.lists is not None:
+            names = sorted(asked.lists)
+            page = await read(RenderedLists(tuple(asked.lists[n] for n in names)))
+            return cls.rendered(page, names, cursor_of, count_total)
+        expression = None if asked is None else asked.rows.get(node_class)
+        page = await read(expression)
+        make = to_node if expression is None else render.rendered_node
+        return cls.of(page, make, cursor_of, count_total)
 
     @classmethod
     def rendered(

@@ -122,19 +122,21 @@ class Transaction(Node):
         return await _merchant(info, self.merchant_pk)
 
 
-# What PostgreSQL writes for a Transaction's plain fields (schema/render.py): from_row's
-# values, serialized. Python's strip() of the currency: the padding of char(3) and ASCII
-# whitespace.
+# What PostgreSQL writes for the plain fields of Transaction and Reward (schema/render.py):
+# from_row's values, serialized. Python's strip() of the currency: the padding of char(3)
+# and ASCII whitespace.
 _STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# Money.of(amount_cents, currency) of a row with those columns (transactions, rewards).
+_MONEY = render.Nested(
+    {
+        "amount": sql.cents_as_decimal("amount_cents"),
+        "currency": sql.value(f"btrim(currency::text, {_STRIP})"),
+    }
+)
 render.renderable(
     Transaction,
     id=sql.global_id("Transaction", "id"),
-    amount=render.Nested(
-        {
-            "amount": sql.cents_as_decimal("amount_cents"),
-            "currency": sql.value(f"btrim(currency::text, {_STRIP})"),
-        }
-    ),
+    amount=_MONEY,
     category=sql.value("category"),
     occurred_at=sql.timestamp("occurred_at"),
     description=sql.value("description"),
@@ -173,6 +175,15 @@ class Reward(Node):
     async def transaction(self, info: Info) -> Transaction | None:
         row = await info.context.loaders.transaction_by_id.load(self.transaction_pk)
         return Transaction.from_row(row) if row else None
+
+
+render.renderable(
+    Reward,
+    id=sql.global_id("Reward", "id"),
+    amount=_MONEY,
+    status=render.enum("status", RewardStatus),
+    earned_at=sql.timestamp("earned_at"),
+)
 
 
 @strawberry.type(description="A member's rewards totalled by status.")

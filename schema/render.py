@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 from orjson import Fragment
 
 from db import render as sql
@@ -101,11 +101,19 @@ def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any
             if inner is None:
                 return None
             pairs.append((key, inner))
-        elif isinstance(field_type, GraphQLScalarType) and node.selection_set is None:
+        elif (
+            isinstance(field_type, (GraphQLScalarType, GraphQLEnumType)) and not node.selection_set
+        ):
             pairs.append((key, expression))
         else:
-            return None  # enums would need their GraphQL names; lists their own aggregate
+            return None  # a list would need its own aggregate
     return sql.object_of(pairs)
+
+
+def enum(expression: str, enum_class: type) -> str:
+    """A column holding a Strawberry enum's values, written as their GraphQL names."""
+    definition = enum_class.__strawberry_definition__  # type: ignore[attr-defined]
+    return sql.enum(expression, {str(v.value): v.name for v in definition.values})
 
 
 def rendered_node(row: Any) -> Any:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
 
-from db.page_batch import RenderedLists
-from db.pagination import Page
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
@@ -29,7 +26,12 @@ from schema.members import (
     Transaction,
     TransactionFilter,
 )
-from schema.render import rendered_node, requested
+
+
+def _paging(first: int | None, after: str | None, last: int | None, before: str | None) -> Any:
+    """A connection's Relay arguments, as keywords for `resolvers.members`' readers."""
+    return {"first": first, "after": after, "last": last, "before": before}
+
 
 Role = RoleEnum
 described_enum(
@@ -97,27 +99,16 @@ class User(Node):
     ) -> Connection[Transaction]:
         ctx = info.context
         flt = filter.to_db() if filter else logic.TransactionFilter()
-        count = lambda: logic.count_transactions(ctx, self.pk, flt)  # noqa: E731
-        # What PostgreSQL may write (schema/render.py): the page's lists whole, else each
-        # node (the row's JSON in place of a Transaction), else nothing.
-        asked = requested(info)
-        lists = None if asked is None else asked.lists
-        if lists is not None:
-            names = sorted(lists)
-            rendered_page = await logic.list_transactions(
-                ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt,
-                render=RenderedLists(tuple(lists[n] for n in names)),
-            )  # fmt: skip
-            return Connection.rendered(rendered_page, names, logic.transaction_cursor_of, count)
-        render = None if asked is None else asked.rows.get(Transaction)
-        to_node: Callable[[Any], Transaction] = (
-            Transaction.from_row if render is None else rendered_node
+        return await Connection.read(
+            info,
+            Transaction,
+            lambda render: logic.list_transactions(
+                ctx, self.pk, **_paging(first, after, last, before), flt=flt, render=render
+            ),
+            Transaction.from_row,
+            logic.transaction_cursor_of,
+            lambda: logic.count_transactions(ctx, self.pk, flt),
         )
-        page: Page[Any] = await logic.list_transactions(
-            ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt,
-            render=render,
-        )  # fmt: skip
-        return Connection.of(page, to_node, logic.transaction_cursor_of, count)
 
     @strawberry.field(
         description="Rewards, newest first. Page size: `first`/`last` default 20, at most the "
@@ -136,11 +127,16 @@ class User(Node):
     ) -> Connection[Reward]:
         ctx = info.context
         statuses = tuple(filter.status) if filter and filter.status else None
-        page = await logic.list_rewards(
-            ctx, self.pk, first=first, after=after, last=last, before=before, statuses=statuses
-        )
-        return Connection.of(
-            page,
+        return await Connection.read(
+            info,
+            Reward,
+            lambda render: logic.list_rewards(
+                ctx,
+                self.pk,
+                **_paging(first, after, last, before),
+                statuses=statuses,
+                render=render,
+            ),  # fmt: skip
             Reward.from_row,
             logic.reward_cursor_of,
             lambda: logic.count_rewards(ctx, self.pk, statuses),

@@ -293,3 +293,51 @@ async def test_users_under_a_list_share_one_rendered_statement(
     assert compiled == stock and '"description":"d3"' in compiled
     assert sum("n_read" in s for s in compiled_sql) == 1
     assert len(compiled_sql) <= len(stock_sql)
+
+
+REWARDS = """
+query ($first: Int!, $status: [RewardStatus!]) {
+  me { rewards(first: $first, filter: {status: $status}) {
+    edges { node { id status amount { amount currency } earnedAt __typename } }
+    nodes { status earnedAt }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  } }
+}
+"""
+
+REWARDS_WITH_CURSORS = """
+query { me { rewards(first: 9) { edges { cursor node { id status earnedAt } } } } }
+"""
+
+
+async def test_rewards_are_written_by_postgresql_too(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    """Another connection of the same kind: an enum written as its GraphQL name."""
+    member_id = await f.user(conn, "rewarded@example.com", name="Rewarded", role="MEMBER")
+    account = await mf.account(conn, member_id)
+    merchant = await f.merchant(conn, "Rewarding merchant")
+    campaign = await f.campaign(conn, merchant, name="Rewards", status="ACTIVE")
+    statuses = ["PENDING", "EARNED", "REDEEMED", "EXPIRED"]
+    for n, amount in enumerate(AMOUNTS):
+        when = TIMES[n % len(TIMES)].replace(day=1 + n)
+        purchase = await mf.transaction(
+            conn, account, member_id, None, amount_cents=amount, occurred_at=when
+        )
+        await mf.reward(
+            conn, member_id, campaign, purchase, amount_cents=amount,
+            status=statuses[n % len(statuses)], earned_at=when,
+        )  # fmt: skip
+    member = api.as_user(member_id)
+    for query, variables, how in (
+        (REWARDS, {"first": 50}, "lists"),
+        (REWARDS, {"first": 3, "status": ["EARNED", "EXPIRED"]}, "lists"),
+        (REWARDS_WITH_CURSORS, {}, "rows"),
+    ):
+        compiled, compiled_sql, stock, _ = await _twice(member, statements, query, **variables)
+        assert '"errors"' not in compiled, compiled
+        assert compiled == stock
+        assert _rendered(compiled_sql) == how
+        assert '"status":"REDEEMED"' in compiled or variables.get("status")
+        assert '"status":"EXPIRED"' in compiled
