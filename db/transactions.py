@@ -55,8 +55,8 @@ def _row(r: asyncpg.Record) -> TransactionRow:
 
 @dataclass(slots=True)
 class RenderedTransaction:
-    """A page's row whose JSON PostgreSQL wrote (`json`): what the connection needs besides
-    (the cursor's key, and the user it names)."""
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): what the connection needs besides (the cursor's key and its user)."""
 
     id: int
     user_id: int

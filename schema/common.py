@@ -215,10 +215,9 @@ class Connection(Generic[T]):
         each node's JSON (the expression for `node_class`), or neither (None: rows made into
         nodes by `to_node`)."""
         asked = render.requested(info)
-        if asked is not None and asked.lists is not None:
-            names = sorted(asked.lists)
-            page = await read(RenderedLists(tuple(asked.lists[n] for n in names)))
-            return cls.rendered(page, names, cursor_of, count_total)
+        if asked is not None and asked.whole is not None:
+            page = await read(asked.whole)
+            return cls.rendered(page, asked.list_names or (), cursor_of, count_total)
         expression = None if asked is None else asked.rows.get(node_class)
         page = await read(expression)
         make = to_node if expression is None else render.rendered_node

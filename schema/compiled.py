@@ -835,7 +835,7 @@ def _plain_classes(completer: Any) -> tuple[frozenset[type], bool] | None:
     `strawberry.cast` to another (the cast check). None: through the completer."""
     if type(completer) is not _Object:
         return None
-    definition = (completer.plan.type.extensions or {}).get("strawberry-definition")
+    definition = _definition_of(completer.plan.type)
     if definition is None:
         return None
     if completer.is_type_of is None:

@@ -296,10 +296,10 @@ class GraphQLLane:
     Nearly every request is that POST, and on its way to the view Starlette's stack (the
     body-size limit, the request id, the exception middleware, the router and its route)
     cost 12 % of a one-campaign query's CPU through the ASGI app (bench/README.md, round 5).
-    This does the same
-    for it in one place: the body is read with the same limit (a body over it, or anything
-    else unusual, is handed down the stack with what was read of it, and refused there), the
-    request id is set and echoed the same way, and the view answers as it would.
+    This does the same for it in one place: the body is read with the same limit (a body
+    over it, or anything else unusual, is handed down the stack with what was read of it,
+    and refused there), the request id is set and echoed the same way, and the view answers
+    as it would.
     Outermost of our middleware; Starlette's ServerErrorMiddleware is still around it.
     """
 

@@ -6,10 +6,11 @@ expressions for a plain object field (Money). When the compiled executor (schema
 plans a selection of such a type made only of registered fields and `__typename`, it writes
 the selection as one SQL expression (`sql_for`) and hands it to the resolver that fetches
 the rows (the nearest field with a resolver above it) through that resolver's `info`
-(`requested`). A resolver that knows how asks PostgreSQL for each row's JSON with its page
-and returns an `orjson.Fragment` per row where the object would be; one that does not
-returns objects, which are completed as usual. A Fragment is sent as it is: the response
-has the same bytes, without Python building and completing an object per row.
+(`requested`, a `Request`). A resolver that knows how (`Connection.read`) has PostgreSQL
+write each list of its page whole when it may, else each row's JSON, and returns an
+`orjson.Fragment` where the list or the object would be; one that does not returns objects,
+which are completed as usual. A Fragment is sent as it is: the response has the same bytes,
+without Python building and completing an object per row.
 
 Only the compiled executor asks, and only for the selection it planned, so the stock
 executor (and a rerun after a bailout) never sees a Fragment. tests/test_render.py compares
@@ -26,6 +27,7 @@ from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLS
 from orjson import Fragment
 
 from db import render as sql
+from db.page_batch import RenderedLists
 from schema.fast_execution import plain_attribute
 
 
@@ -81,7 +83,7 @@ def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any
             pairs.append((key, sql.constant(type_.name)))
             continue
         field_def = type_.fields.get(name)
-        if field_def is None or node.arguments or node.directives:
+        if field_def is None or node.arguments:  # (the planner refuses all directives)
             return None
         attribute = plain_attribute(field_def)
         expression = None if attribute is None else spec.fields.get(attribute)
@@ -101,9 +103,7 @@ def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any
             if inner is None:
                 return None
             pairs.append((key, inner))
-        elif (
-            isinstance(field_type, (GraphQLScalarType, GraphQLEnumType)) and not node.selection_set
-        ):
+        elif isinstance(field_type, (GraphQLScalarType, GraphQLEnumType)):
             pairs.append((key, expression))
         else:
             return None  # a list would need its own aggregate
@@ -121,18 +121,24 @@ def rendered_node(row: Any) -> Any:
     return Fragment(row.json)
 
 
-@dataclass(frozen=True)
 class Request:
-    """What the compiled executor asks one resolver to have PostgreSQL write.
+    """What the compiled executor asks one resolver to have PostgreSQL write, made once per
+    planned operation.
 
     `rows`: per class, the JSON expression of each object of that class under the resolver
-    (None: two selections of the class differ, render neither). `lists`: when every list the
-    resolver's result is asked for is a list of rendered objects, those lists by attribute,
-    each the JSON expression of one item (the resolver may write each list whole); None
-    otherwise."""
+    (None: two selections of the class differ, or one cannot be written: render neither).
+    `lists` (attribute -> the JSON expression of one item): when every list the resolver's
+    result is asked for is a list of rendered objects, the resolver may write each list
+    whole; `list_names` and `whole` are those lists in name order, else None."""
 
-    rows: Mapping[type, str | None]
-    lists: Mapping[str, str] | None
+    __slots__ = ("list_names", "rows", "whole")
+
+    def __init__(self, rows: Mapping[type, str | None], lists: Mapping[str, str] | None) -> None:
+        self.rows = rows
+        self.list_names = None if lists is None else tuple(sorted(lists))
+        self.whole = None
+        if lists is not None:
+            self.whole = RenderedLists(tuple(lists[name] for name in sorted(lists)))
 
 
 def ask(info: Any, request: Request) -> None:
