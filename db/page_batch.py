@@ -13,7 +13,15 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, keyset_clauses, page_limit, page_of
+from db.pagination import (
+    Keyset,
+    Page,
+    PageRequest,
+    keyset_clauses,
+    page_flags,
+    page_limit,
+    page_of,
+)
 
 T = TypeVar("T")
 
@@ -170,20 +178,19 @@ CROSS JOIN LATERAL (
 ) p
 ORDER BY k.n
 """
-    bounded = (page.after if forward else page.before) is not None
     n_lists = len(lists.expressions)
     out: list[RenderedPage] = []
     for r in await conn.fetch(sql, *params):
-        more = r["found"] > limit
         head = tail = None
         if min(r["found"], limit):  # the page has rows (not only the one read beyond it)
             head = rendered.to_row(*(r[f"h_{c}"] for c in rendered.keys), "")
             tail = rendered.to_row(*(r[f"t_{c}"] for c in rendered.keys), "")
+        has_next, has_previous = page_flags(page, r["found"])
         out.append(
             RenderedPage(
                 lists=tuple(r[f"l{i}"] for i in range(n_lists)),
-                has_next_page=more if forward else bounded,
-                has_previous_page=bounded if forward else more,
+                has_next_page=has_next,
+                has_previous_page=has_previous,
                 first=head if forward else tail,
                 last=tail if forward else head,
             )

@@ -100,17 +100,22 @@ def page_of(
     records: Sequence[asyncpg.Record], page: PageRequest, to_row: Callable[[asyncpg.Record], T]
 ) -> Page[T]:
     """The page from the `limit + 1` records read in the direction of travel."""
-    forward = page.last is None
     limit = page_limit(page)
-    bounded = (page.after if forward else page.before) is not None
-    more = len(records) > limit
     kept = list(records[:limit])
-    if not forward:
+    if page.last is not None:
         kept.reverse()
-    rows = [to_row(r) for r in kept]
-    if forward:
-        return Page(rows, has_next_page=more, has_previous_page=bounded)
-    return Page(rows, has_next_page=bounded, has_previous_page=more)
+    has_next, has_previous = page_flags(page, len(records))
+    return Page([to_row(r) for r in kept], has_next, has_previous)
+
+
+def page_flags(page: PageRequest, read: int) -> tuple[bool, bool]:
+    """(has_next_page, has_previous_page) of `page` when `read` rows (at most limit + 1)
+    were read in its direction of travel: one beyond the limit means more that way; a
+    cursor to start from means rows the other way."""
+    forward = page.last is None
+    more = read > page_limit(page)
+    bounded = (page.after if forward else page.before) is not None
+    return (more, bounded) if forward else (bounded, more)
 
 
 def contains_pattern(text: str) -> str:
