@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+from asyncpg.pool import PoolConnectionHolder, PoolConnectionProxy
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,18 @@ async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> None:  #
             await turns.acquire()
     else:
         await turns.acquire()
+
+
+# The asyncpg methods `FairPool._release_idle` calls, checked once rather than per release.
+_RELEASE_METHODS = all(
+    callable(getattr(cls, name, None))
+    for cls, name in (
+        (asyncpg.connection.Connection, "_on_release"),
+        (asyncpg.connection.Connection, "_reset"),
+        (PoolConnectionHolder, "_release"),
+        (PoolConnectionHolder, "_setup_inactive_callback"),
+    )
+)
 
 
 class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
@@ -113,6 +125,8 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
         that way, 10 µs this way (bench/README.md). This reads asyncpg's internals (written
         against 0.32): an asyncpg without one of them gets its own release.
         """
+        if not _RELEASE_METHODS:
+            return False
         holder: Any = getattr(connection, "_holder", None)
         con: Any = getattr(connection, "_con", None)
         try:
@@ -128,15 +142,6 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
                 and not con._protocol._is_cancelling()
                 and con._protocol.queries_count < holder._max_queries
                 and holder._generation == self._generation
-                and all(
-                    callable(f)
-                    for f in (
-                        con._on_release,
-                        con._reset,
-                        holder._release,
-                        holder._setup_inactive_callback,
-                    )
-                )
             )
         except AttributeError:  # another asyncpg
             return False
