@@ -16,6 +16,11 @@ VALUES ($1, $2, $3, $4)
 """
 
 
+async def revoke_unused(conn: asyncpg.Connection, user_id: int) -> None:
+    """The user's unused token (if any) stops working."""
+    await conn.execute(REVOKE_UNUSED, user_id)
+
+
 async def replace(
     conn: asyncpg.Connection,
     *,
@@ -29,15 +34,32 @@ async def replace(
     await conn.execute(INSERT, user_id, token_hash, expires_at, created_by)
 
 
+USABLE = """
+SELECT EXISTS (
+    SELECT FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+      AND u.status = 'ACTIVE'
+)
+"""
+
+
+async def usable(conn: asyncpg.Connection, token_hash: str) -> bool:
+    """Whether the token is unused, unexpired and its user ACTIVE (nothing changes)."""
+    return bool(await conn.fetchval(USABLE, token_hash))
+
+
 CONSUME = """
-UPDATE password_reset_tokens SET used_at = now()
-WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-RETURNING user_id
+UPDATE password_reset_tokens t SET used_at = now()
+FROM users u
+WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+  AND u.id = t.user_id AND u.status = 'ACTIVE'
+RETURNING t.user_id
 """
 
 
 async def consume(conn: asyncpg.Connection, token_hash: str) -> int | None:
-    """Mark the token used and return its user, or None if unknown, used or expired.
+    """Mark the token used and return its user, or None if unknown, used, expired or its
+    user is DISABLED.
 
     One conditional UPDATE, so two concurrent uses of one token cannot both succeed.
     """

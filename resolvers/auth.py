@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -26,14 +27,16 @@ if TYPE_CHECKING:
 
 ALGORITHM = "HS256"
 ISSUER = "campaign-graphql"
-DEFAULT_TTL_MINUTES = 60
+DEFAULT_TTL_MINUTES = 15
 # RFC 7518 3.2: an HS256 key must be at least as long as the hash output.
 MIN_SECRET_BYTES = 32
 SIGN_IN_HINT = "Sign in: send `Authorization: Bearer <token>` with a token from `login`"
+SESSION_ENDED = "This session has ended (signed out, or revoked); sign in again"
 # Verified tokens remembered per process (Tokens.verify): a client sends the same token on
 # every request for its lifetime, and checking its signature and claims costs ~50 µs.
 VERIFIED_TOKENS_KEPT = 4096
-EXPIRED = "The access token has expired; sign in again"
+EXPIRED = "The access token has expired; get a new one with `refreshToken`, or sign in again"
+INVALID = "The access token is invalid"
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -64,14 +67,15 @@ class Tokens:
         self._secret = secret
         self.ttl = ttl
         self._clock = clock
-        # token -> (user id, exp claim) for tokens that passed every check below; the oldest
-        # entry goes when full. Only what a token proves is kept, never the user's row, so a
-        # disabled user is still refused at once (`authenticate` reads the row per request).
-        self._verified: dict[str, tuple[int, int]] = {}
+        # token -> (user id, session id, exp claim) for tokens that passed every check below;
+        # the oldest entry goes when full. Only what a token proves is kept, never whether its
+        # session is still open: `authenticate` reads that per request, so a revoked session
+        # or a disabled user is refused at once.
+        self._verified: dict[str, tuple[int, str, int]] = {}
 
     @classmethod
     def from_env(cls, secret: str | None = None) -> Tokens:
-        """`secret` or JWT_SECRET; lifetime from ACCESS_TOKEN_TTL_MINUTES (default 60)."""
+        """`secret` or JWT_SECRET; lifetime from ACCESS_TOKEN_TTL_MINUTES (default 15)."""
         secret = secret or os.environ.get("JWT_SECRET")
         if not secret:
             raise RuntimeError(
@@ -85,22 +89,39 @@ class Tokens:
             raise RuntimeError(f"ACCESS_TOKEN_TTL_MINUTES must be an integer: {minutes!r}") from exc
         return cls(secret, ttl)
 
-    def issue(self, user_id: int, now: datetime | None = None) -> IssuedToken:
+    def issue(
+        self,
+        user_id: int,
+        session_id: str,
+        now: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> IssuedToken:
+        """An access token for `user_id` in session `session_id`, valid for `ttl` (but never
+        past `not_after`, the session's end)."""
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         expires_at = now + self.ttl
-        claims = {"sub": str(user_id), "iss": ISSUER, "iat": now, "exp": expires_at}
+        if not_after is not None:
+            expires_at = min(expires_at, not_after.replace(microsecond=0))
+        claims = {
+            "sub": str(user_id),
+            "sid": session_id,
+            "iss": ISSUER,
+            "iat": now,
+            "exp": expires_at,
+        }
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires_at)
 
-    def verify(self, token: str) -> int:
-        """The user id the token was issued to; raises Unauthenticated when it is not valid.
+    def verify(self, token: str) -> tuple[int, str]:
+        """The user id and session id the token was issued for; raises Unauthenticated when
+        it is not valid. Whether the session is still open is `authenticate`'s question.
 
         A token's signature and claims are checked once; its expiry on every call.
         """
         known = self._verified.get(token)
         if known is not None:
-            user_id, expires = known
+            user_id, session_id, expires = known
             if self._clock() < expires:  # PyJWT's rule: expired when exp <= now
-                return user_id
+                return user_id, session_id
             raise Unauthenticated(EXPIRED)
         try:
             claims = jwt.decode(
@@ -108,19 +129,32 @@ class Tokens:
                 self._secret,
                 algorithms=[ALGORITHM],  # never taken from the token: refuses `alg: none`
                 issuer=ISSUER,
-                options={"require": ["sub", "iss", "iat", "exp"]},
+                options={"require": ["sub", "sid", "iss", "iat", "exp"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated(EXPIRED) from exc
         except jwt.PyJWTError as exc:
-            raise Unauthenticated("The access token is invalid") from exc
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject.isdigit():
-            raise Unauthenticated("The access token is invalid")
+            raise Unauthenticated(INVALID) from exc
+        subject, session_id = claims["sub"], claims["sid"]
+        if not isinstance(subject, str) or not subject.isdigit() or len(subject) > 18:
+            raise Unauthenticated(INVALID)
+        if not isinstance(session_id, str) or not _is_uuid(session_id):
+            raise Unauthenticated(INVALID)
         if len(self._verified) >= VERIFIED_TOKENS_KEPT:
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = (int(subject), int(claims["exp"]))
-        return int(subject)
+        self._verified[token] = (int(subject), session_id, int(claims["exp"]))
+        return int(subject), session_id
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
 
 
 def dev_secret(path: Path) -> str:
@@ -140,10 +174,12 @@ def dev_secret(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Credential:
-    """What the request's Authorization header proved: a user id, or why it proved nothing."""
+    """What the request's Authorization header proved: a user and session, or why it proved
+    nothing."""
 
     user_id: int | None = None
     refused: str | None = None
+    session_id: str | None = None
 
     @classmethod
     def from_header(cls, header: str | None, tokens: Tokens | None) -> Credential:
@@ -155,30 +191,34 @@ class Credential:
         if tokens is None:
             return cls(refused="This server issues no tokens")
         try:
-            return cls(user_id=tokens.verify(token.strip()))
+            user_id, session_id = tokens.verify(token.strip())
         except Unauthenticated as exc:
             return cls(refused=exc.message)
+        return cls(user_id=user_id, session_id=session_id)
 
 
 async def authenticate(ctx: Context) -> UserRow:
     """The signed-in, ACTIVE user making this request, or Unauthenticated.
 
-    The user is read through the per-request `user_by_id` loader (one statement, shared with
-    any other field that needs that user), so a disabled user's token stops working at once.
+    The user is read with their session through the per-request `viewer_by_session` loader:
+    one statement, which finds nothing once the session is revoked (logout, password or role
+    change, account disabled) or over, so such a token stops working at once. The row then
+    primes `user_by_id` for other fields that need this user.
     """
     if ctx.viewer is not None:
         return ctx.viewer
     credential = ctx.credential
     if credential.refused:
         raise Unauthenticated(credential.refused)
-    if credential.user_id is None:
+    if credential.user_id is None or credential.session_id is None:
         raise Unauthenticated(SIGN_IN_HINT)
-    user: UserRow | None = await ctx.loaders.user_by_id.load(credential.user_id)
-    if user is None:
-        raise Unauthenticated("The access token is invalid")
+    user: UserRow | None = await ctx.loaders.viewer_by_session.load(credential.session_id)
+    if user is None or user.id != credential.user_id:
+        raise Unauthenticated(SESSION_ENDED)
     if user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("This account is disabled")
-    sign_in(ctx, user)
+    ctx.loaders.user_by_id.prime(user.id, user)
+    sign_in(ctx, user, credential.session_id)
     return user
 
 
@@ -189,10 +229,12 @@ async def viewer_or_none(ctx: Context) -> UserRow | None:
         return None
 
 
-def sign_in(ctx: Context, user: UserRow) -> None:
-    """From here on this request acts as `user` (after a token check, login or reset)."""
+def sign_in(ctx: Context, user: UserRow, session_id: str | None) -> None:
+    """From here on this request acts as `user` (after a token check, login or reset), in
+    session `session_id` (None after a reset, which opens no session)."""
     ctx.viewer = user
     ctx.viewer_id = user.id
+    ctx.session_id = session_id
 
 
 # --- rules ----------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ class Context:
     credential: Credential = field(default_factory=Credential)
     viewer: UserRow | None = None
     tokens: Tokens | None = None
+    # The signed-in viewer's session (from the token, or opened by `login`), for `logout`.
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.pool)

@@ -30,6 +30,7 @@ class ErrorCode(enum.Enum):
     INVALID_TOKEN = "INVALID_TOKEN"
     UNKNOWN_SETTING = "UNKNOWN_SETTING"
     SELF_LOCKOUT = "SELF_LOCKOUT"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,12 @@ class Unauthenticated(CodedError):
 
 class ServiceUnavailable(CodedError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class LoginThrottled(CodedError):
+    """Too many failed sign-ins for this account or from this address: retry after a while."""
+
+    code = "LOGIN_THROTTLED"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message, retryAfterSeconds=retry_after_seconds)

@@ -24,6 +24,7 @@ from db import (
     campaigns,
     merchants,
     rewards,
+    sessions,
     settings,
     transactions,
     users,
@@ -254,6 +255,7 @@ class Loaders:
     campaign_by_id: Loader
     merchant_by_id: Loader
     user_by_id: Loader
+    viewer_by_session: Loader
     setting_by_key: Loader
     account_by_id: Loader
     accounts_by_user_id: Loader
@@ -339,6 +341,7 @@ _FETCHES: dict[str, Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any
     "campaign_by_id": campaigns.by_ids,
     "merchant_by_id": merchants.by_ids,
     "user_by_id": users.by_ids,
+    "viewer_by_session": sessions.viewers,
     "setting_by_key": settings.by_keys,
     "account_by_id": accounts.by_ids,
     "accounts_by_user_id": accounts.by_user_ids,

@@ -14,10 +14,10 @@ import asyncpg
 from db import audit as audit_db
 from db import password_resets
 from db import users as db
-from db.passwords import hash_password, verify_password
+from db.passwords import hash_off_loop, hash_password, verify_off_loop
+from db.sessions import RevokedReason
 from db.users import Role, UserRow, UserStatus
-from resolvers import audit, auth
-from resolvers.auth import IssuedToken
+from resolvers import audit, auth, sessions, signin
 from resolvers.context import Context
 from resolvers.errors import ErrorCode
 from resolvers.ids import InvalidGlobalId, from_global_id
@@ -69,26 +69,24 @@ def _not_found(field: str) -> Outcome[Any]:
 # --- signing in -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    user: UserRow
-    token: IssuedToken
-
-
-async def login(ctx: Context, email: str, password: str) -> Outcome[SignedIn]:
+async def login(ctx: Context, email: str, password: str) -> Outcome[sessions.SignedIn]:
+    """Check the password (off the event loop, after the throttle) and open a session."""
     if ctx.tokens is None:
         raise RuntimeError("the server was started without a token signer")
+    account = signin.account_key(email)
+    await signin.attempt(ctx, account)
     found = None
     if "\x00" not in email:  # no stored email holds NUL; PostgreSQL would refuse the query
         async with ctx.connection() as conn:
             found = await db.credentials_by_email(conn, email.strip())
-    valid = verify_password(found.password_hash if found else _DUMMY_HASH, password)
+    valid = await verify_off_loop(found.password_hash if found else _DUMMY_HASH, password)
     if found is None or not valid:
         return Outcome.refuse(None, BAD_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS)
+    # The password was right: not a guess, whatever the account's status.
+    await signin.succeeded(ctx, account)
     if found.user.status is not UserStatus.ACTIVE:
         return Outcome.refuse(None, "This account is disabled", ErrorCode.ACCOUNT_DISABLED)
-    auth.sign_in(ctx, found.user)
-    return Outcome(SignedIn(found.user, ctx.tokens.issue(found.user.id)))
+    return Outcome(await sessions.open_session(ctx, found.user))
 
 
 # --- password resets ------------------------------------------------------------------------
@@ -138,20 +136,33 @@ async def reset_password(ctx: Context, user_id: str) -> Outcome[ResetToken]:
 
 
 async def complete_password_reset(ctx: Context, token: str, password: str) -> Outcome[UserRow]:
+    """The token is checked (by its hash, in SQL, throttled per address) before the new
+    password is hashed; a DISABLED user's token is refused. Every session the user had ends."""
     check = Checker()
     check_password(check, "newPassword", password)
     if check.problems:
         return Outcome(None, check.problems)
-    new_hash = hash_password(password)
+    await signin.attempt(ctx, None)
+    hashed = token_hash(token)
+    async with ctx.connection() as conn:
+        usable = await password_resets.usable(conn, hashed)
+    if not usable:
+        return Outcome.refuse("token", BAD_RESET_TOKEN, ErrorCode.INVALID_TOKEN)
+    new_hash = await hash_off_loop(password)
     async with ctx.transaction() as conn:
-        user_id = await password_resets.consume(conn, token_hash(token))
+        # Checked again as it is spent: the token may have been used, or its user disabled,
+        # while the password was being hashed.
+        user_id = await password_resets.consume(conn, hashed)
         if user_id is None:
             return Outcome.refuse("token", BAD_RESET_TOKEN, ErrorCode.INVALID_TOKEN)
         user = await db.set_password(conn, user_id, new_hash)
         assert user is not None  # the token's row references the user (ON DELETE CASCADE)
-        # The token holder acts as the user from here on (and is the audit row's actor).
-        auth.sign_in(ctx, user)
+        await sessions.revoke_all(conn, user_id, RevokedReason.PASSWORD_CHANGED)
+        # The token holder acts as the (ACTIVE) user from here on, like after `login`, and is
+        # the audit row's actor; no session is opened, so no token outlives this request.
+        auth.sign_in(ctx, user, None)
         await audit.record(conn, ctx, "user.password_reset.complete", "User", user_id, None, None)
+    await signin.succeeded(ctx, None)
     return Outcome(user)
 
 
@@ -183,7 +194,7 @@ async def create_user_on(
     check_password(check, "password", given.password)
     if check.problems:
         return Outcome(None, check.problems)
-    password_hash = hash_password(given.password)
+    password_hash = await hash_off_loop(given.password)
     async with conn.transaction():
         row = await db.insert_if_new(
             conn, email=email, name=name, role=given.role, password_hash=password_hash
@@ -227,6 +238,9 @@ async def update_user(
             return Outcome(current)  # nothing changes, so nothing to audit
         row = await db.update_profile(conn, pk, name=new_name, role=new_role)
         assert row is not None  # locked above
+        if new_role is not current.role:
+            # Tokens carry no role, but a session is trust granted to the old one: sign in again.
+            await sessions.revoke_all(conn, pk, RevokedReason.ROLE_CHANGED)
         fields = ("name", "role")
         await audit.record(
             conn,
@@ -253,6 +267,10 @@ async def set_status(ctx: Context, user_id: str, status: UserStatus) -> Outcome[
             return _not_found("userId")
         row = await db.set_status(conn, pk, status)
         assert row is not None  # locked above
+        if status is UserStatus.DISABLED:
+            # Re-enabling later revives none of these: the user signs in again.
+            await sessions.revoke_all(conn, pk, RevokedReason.DISABLED)
+            await password_resets.revoke_unused(conn, pk)
         await audit.record(
             conn,
             ctx,

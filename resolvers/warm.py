@@ -21,8 +21,8 @@ def start_common_reads(ctx: Context, paged: bool) -> None:
     """The viewer's row, when the request carries a valid token and it is not loaded yet;
     the page-size setting when the operation has a paged field (`first`/`last`)."""
     credential = ctx.credential
-    if ctx.viewer is None and credential.user_id is not None and not credential.refused:
-        quietly(ctx.loaders.user_by_id.load(credential.user_id))
+    if ctx.viewer is None and credential.session_id is not None and not credential.refused:
+        quietly(ctx.loaders.viewer_by_session.load(credential.session_id))
     if paged:
         quietly(ctx.loaders.setting_by_key.load(MAX_PAGE_SIZE.key))
 

@@ -23,6 +23,7 @@ from schema.fast_execution import FastExecutionContext
 from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
+from schema.signin_limit import SignInLimit
 from schema.users import UserQuery
 
 
@@ -92,6 +93,7 @@ schema = Schema(
     mutation=Mutation,
     extensions=[
         QueryLimits,
+        SignInLimit,
         MaskInternalErrors,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

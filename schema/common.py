@@ -59,6 +59,8 @@ described_enum(
         "INVALID_TOKEN": "The password reset token is unknown, already used or expired.",
         "UNKNOWN_SETTING": "No setting has this key; `admin { settings }` lists them.",
         "SELF_LOCKOUT": "Admins may not disable or demote themselves.",
+        "INVALID_REFRESH_TOKEN": "The refresh token is unknown, already used, or its session "
+        "has ended (logout, expiry, password or role change, account disabled): sign in again.",
     },
 )
 

@@ -26,7 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from db.pool import take_turn
 from resolvers.context import Context, build_context, current_request_id, request_id_of
-from schema import limits
+from schema import limits, signin_limit
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 POST_OPERATION_TYPES = frozenset(OperationType.from_http("POST"))
@@ -212,6 +212,14 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise RequestRefused(400, "Each batched operation must be an object with a query")
             if not isinstance(item.get("variables"), dict | None):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
+        sign_ins = sum(
+            signin_limit.count_in_source(item["query"], item.get("operationName"))
+            for item in request_data
+            if isinstance(item.get("operationName"), str | None)
+        )
+        if sign_ins > signin_limit.MAX_SIGN_INS:
+            refusal = signin_limit.refusal(sign_ins)
+            raise RequestRefused(400, refusal.message, signin_limit.CODE)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

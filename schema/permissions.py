@@ -63,7 +63,9 @@ RULES: dict[str, Rule] = {
     "Mutation.deleteCampaign": STAFF,
     "Mutation.launchCampaign": STAFF,
     "Mutation.login": ANYONE,
+    "Mutation.logout": SIGNED_IN,
     "Mutation.pauseCampaign": STAFF,
+    "Mutation.refreshToken": ANYONE,  # the refresh token is the proof (access may have expired)
     "Mutation.resetUserPassword": ADMIN,
     "Mutation.setUserStatus": ADMIN,
     "Mutation.updateCampaign": STAFF,

@@ -8,8 +8,10 @@ STRATEGY FILE_COPY), so tests never share state and concurrency tests use real t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,37 @@ TEMPLATE = "cg_test_template"
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256!"
 TOKENS = Tokens(JWT_SECRET)
 _numbers = itertools.count()
+
+# Access tokens name a session, and the server accepts one only while its session row is open.
+# So that `bearer(user_id)` can mint a token without a database at hand, every user inserted
+# into a test database gets a session at once, as if they had signed in, with an id derived
+# from the user id (the template's trigger below; `open_test_session` for other databases).
+TEST_SESSIONS = """
+CREATE FUNCTION cg_test_session() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO sessions (id, user_id, expires_at)
+    VALUES (md5('test-session:' || NEW.id)::uuid, NEW.id, now() + interval '1 year')
+    ON CONFLICT (id) DO NOTHING;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER cg_test_session AFTER INSERT ON users
+    FOR EACH ROW EXECUTE FUNCTION cg_test_session();
+"""
+
+
+def session_of(user_id: int) -> str:
+    """The session every test user gets (TEST_SESSIONS), as `bearer` names it."""
+    return str(uuid.UUID(hashlib.md5(f"test-session:{user_id}".encode()).hexdigest()))
+
+
+async def open_test_session(conn: asyncpg.Connection, user_id: int) -> None:
+    """The test session of a user in a database not cloned from the template."""
+    await conn.execute(
+        "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 year')"
+        " ON CONFLICT (id) DO UPDATE SET revoked_at = NULL, revoked_reason = NULL",
+        session_of(user_id),
+        user_id,
+    )
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -77,6 +110,7 @@ async def template_dsn(pg_server: PgServer) -> str:
     conn = await asyncpg.connect(dsn)
     try:
         await migrate.migrate(conn)
+        await conn.execute(TEST_SESSIONS)
     finally:
         await conn.close()
     return dsn
@@ -164,8 +198,8 @@ class _WithLifespanState:
 
 
 def bearer(user_id: int) -> dict[str, str]:
-    """Headers that sign in as `user_id` with a fresh token."""
-    return {"Authorization": f"Bearer {TOKENS.issue(user_id).token}"}
+    """Headers that sign in as `user_id` with a fresh access token for their test session."""
+    return {"Authorization": f"Bearer {TOKENS.issue(user_id, session_of(user_id)).token}"}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from resolvers import auth
 from resolvers.auth import Tokens
 from resolvers.errors import Unauthenticated
 from tests import factories as f
-from tests.conftest import JWT_SECRET, TOKENS, Api, StatementCounter
+from tests.conftest import JWT_SECRET, TOKENS, Api, StatementCounter, session_of
 
 LOGIN = """
 mutation ($email: String!, $password: String!) {
@@ -25,6 +25,7 @@ mutation ($email: String!, $password: String!) {
 }
 """
 ME = "{ me { id name email } }"
+SID = "6f1c1d4e-2b1a-4c55-9a7e-0f3a2d9b8c71"
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -53,7 +54,7 @@ async def test_login_returns_a_token_that_signs_later_requests_in(
         "role": "MEMBER",
     }
     expires = datetime.fromisoformat(payload["expiresAt"])
-    assert before + timedelta(minutes=60) <= expires <= before + timedelta(minutes=61)
+    assert before + timedelta(minutes=15) <= expires <= before + timedelta(minutes=16)
     me = await anon.data(ME, headers=_auth(payload["token"]))
     assert me["me"] == {"id": f.gid("User", uid), "name": "Mia", "email": "mia@example.com"}
 
@@ -80,7 +81,7 @@ async def test_disabled_user_cannot_log_in(anon: Api, conn: asyncpg.Connection) 
     assert [e["code"] for e in payload["userErrors"]] == ["ACCOUNT_DISABLED"]
 
 
-async def test_disabling_a_user_stops_their_token_at_once(
+async def test_disabling_a_user_stops_their_token_at_once_and_for_good(
     api: Api, conn: asyncpg.Connection
 ) -> None:
     uid = await f.user(conn, "mia@example.com")
@@ -93,18 +94,19 @@ async def test_disabling_a_user_stops_their_token_at_once(
     """
 
     await api.data(set_status, {"id": f.gid("User", uid), "status": "DISABLED"})
-    assert _error(await member.gql(ME)) == ("UNAUTHENTICATED", "This account is disabled")
+    assert _error(await member.gql(ME)) == ("UNAUTHENTICATED", auth.SESSION_ENDED)
 
+    # Re-enabling revives no token issued before: the user signs in again.
     await api.data(set_status, {"id": f.gid("User", uid), "status": "ACTIVE"})
-    assert (await member.data(ME))["me"]["id"] == f.gid("User", uid)
+    assert _error(await member.gql(ME)) == ("UNAUTHENTICATED", auth.SESSION_ENDED)
 
 
 async def test_expired_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn)
-    old = TOKENS.issue(uid, now=datetime.now(UTC) - timedelta(minutes=61)).token
-    assert _error(await anon.gql(ME, headers=_auth(old))) == (
+    old = TOKENS.issue(uid, session_of(uid), now=datetime.now(UTC) - timedelta(minutes=16))
+    assert _error(await anon.gql(ME, headers=_auth(old.token))) == (
         "UNAUTHENTICATED",
-        "The access token has expired; sign in again",
+        "The access token has expired; get a new one with `refreshToken`, or sign in again",
     )
 
 
@@ -119,7 +121,7 @@ def _b64(data: dict) -> str:
 async def test_tampered_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
     member = await f.user(conn, "mia@example.com")
     admin = await f.user(conn, "boss@example.com", role="ADMIN")
-    header, payload, signature = _segments(TOKENS.issue(member).token)
+    header, payload, signature = _segments(TOKENS.issue(member, session_of(member)).token)
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     forged = ".".join([header, _b64({**claims, "sub": str(admin)}), signature])
     assert _error(await anon.gql(ME, headers=_auth(forged))) == (
@@ -131,7 +133,13 @@ async def test_tampered_token_is_refused(anon: Api, conn: asyncpg.Connection) ->
 async def test_unsigned_alg_none_token_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn, role="ADMIN")
     now = int(datetime.now(UTC).timestamp())
-    claims = {"sub": str(uid), "iss": "campaign-graphql", "iat": now, "exp": now + 600}
+    claims = {
+        "sub": str(uid),
+        "sid": session_of(uid),
+        "iss": "campaign-graphql",
+        "iat": now,
+        "exp": now + 600,
+    }
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     assert _error(await anon.gql(ME, headers=_auth(unsigned)))[0] == "UNAUTHENTICATED"
 
@@ -141,11 +149,18 @@ async def test_tokens_with_another_algorithm_or_secret_are_refused(
 ) -> None:
     uid = await f.user(conn, role="ADMIN")
     now = datetime.now(UTC)
-    claims = {"sub": str(uid), "iss": "campaign-graphql", "iat": now, "exp": now + timedelta(1)}
+    claims = {
+        "sub": str(uid),
+        "sid": session_of(uid),
+        "iss": "campaign-graphql",
+        "iat": now,
+        "exp": now + timedelta(1),
+    }
     with warnings.catch_warnings():  # PyJWT warns that the key is short for HS512: true
         warnings.simplefilter("ignore")
         hs512 = jwt.encode(claims, JWT_SECRET, algorithm="HS512")
-    other_secret = Tokens("another-secret-that-is-also-long-enough!!").issue(uid).token
+    other_secret = Tokens("another-secret-that-is-also-long-enough!!").issue(uid, session_of(uid))
+    other_secret = other_secret.token
     for token in (hs512, other_secret, "not.a.token", "garbage"):
         assert _error(await anon.gql(ME, headers=_auth(token))) == (
             "UNAUTHENTICATED",
@@ -155,7 +170,7 @@ async def test_tokens_with_another_algorithm_or_secret_are_refused(
 
 async def test_token_of_a_deleted_user_is_refused(anon: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn)
-    token = TOKENS.issue(uid).token
+    token = TOKENS.issue(uid, session_of(uid)).token
     await conn.execute("DELETE FROM users WHERE id = $1", uid)
     assert _error(await anon.gql(ME, headers=_auth(token)))[0] == "UNAUTHENTICATED"
 
@@ -205,7 +220,7 @@ async def test_a_token_verified_earlier_is_refused_once_it_expires(
     clock = _Clock()
     anon.app.state["tokens"] = Tokens(JWT_SECRET, clock=clock)
     uid = await f.user(conn)
-    issued = TOKENS.issue(uid)
+    issued = TOKENS.issue(uid, session_of(uid))
     assert (await anon.data(ME, headers=_auth(issued.token)))["me"]["id"] == f.gid("User", uid)
     clock.now = issued.expires_at.timestamp() - 1
     assert (await anon.data(ME, headers=_auth(issued.token)))["me"]["id"] == f.gid("User", uid)
@@ -217,15 +232,15 @@ async def test_a_token_verified_earlier_is_refused_once_it_expires(
     for _ in range(2):
         assert _error(await anon.gql(ME, headers=_auth(issued.token))) == (
             "UNAUTHENTICATED",
-            "The access token has expired; sign in again",
+            "The access token has expired; get a new one with `refreshToken`, or sign in again",
         )
 
 
 def test_verify_checks_a_known_tokens_expiry_on_every_call() -> None:
     clock = _Clock()
     tokens = Tokens(JWT_SECRET, clock=clock)
-    issued = tokens.issue(7)
-    assert tokens.verify(issued.token) == 7
+    issued = tokens.issue(7, SID)
+    assert tokens.verify(issued.token) == (7, SID)
     clock.now = issued.expires_at.timestamp()
     with pytest.raises(Unauthenticated, match="expired"):
         tokens.verify(issued.token)
@@ -233,11 +248,11 @@ def test_verify_checks_a_known_tokens_expiry_on_every_call() -> None:
 
 def test_a_refused_token_is_not_remembered_as_valid() -> None:
     tokens = Tokens(JWT_SECRET)
-    good = tokens.issue(7).token
+    good = tokens.issue(7, SID).token
     header, payload, signature = _segments(good)
     forged = ".".join([header, _b64({"sub": "8", "iss": "campaign-graphql"}), signature])
-    expired = tokens.issue(7, now=datetime.now(UTC) - timedelta(minutes=61)).token
-    assert tokens.verify(good) == 7
+    expired = tokens.issue(7, SID, now=datetime.now(UTC) - timedelta(minutes=16)).token
+    assert tokens.verify(good) == (7, SID)
     for _ in range(2):
         for token, message in ((forged, "invalid"), (expired, "expired")):
             with pytest.raises(Unauthenticated, match=message):
@@ -247,7 +262,7 @@ def test_a_refused_token_is_not_remembered_as_valid() -> None:
 def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "VERIFIED_TOKENS_KEPT", 3)
     tokens = Tokens(JWT_SECRET)
-    issued = [tokens.issue(user_id).token for user_id in range(1, 6)]
-    assert [tokens.verify(token) for token in issued] == [1, 2, 3, 4, 5]
+    issued = [tokens.issue(user_id, SID).token for user_id in range(1, 6)]
+    assert [tokens.verify(token)[0] for token in issued] == [1, 2, 3, 4, 5]
     assert list(tokens._verified) == issued[2:]  # the oldest went first
-    assert [tokens.verify(token) for token in issued] == [1, 2, 3, 4, 5]
+    assert [tokens.verify(token)[0] for token in issued] == [1, 2, 3, 4, 5]

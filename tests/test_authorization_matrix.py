@@ -90,9 +90,17 @@ CASES: dict[str, Case] = {
         "password: $password}) { token userErrors { code } } }",
         (D, D, D, D, D),
     ),
+    "Mutation.logout": Case(
+        "mutation { logout(input: {}) { endedSessions } }",
+        (U, D, D, D, D),
+    ),
     "Mutation.pauseCampaign": Case(
         "mutation ($active: ID!) { pauseCampaign(input: {id: $active}) { campaign { id } } }",
         (U, F, F, D, D),
+    ),
+    "Mutation.refreshToken": Case(
+        'mutation { refreshToken(input: {refreshToken: "nope"}) { token userErrors { code } } }',
+        (D, D, D, D, D),
     ),
     "Mutation.resetUserPassword": Case(
         "mutation ($member: ID!) { resetUserPassword(input: {userId: $member}) { token } }",

@@ -21,7 +21,7 @@ from db.embedded import ROOT, EmbeddedPostgres, ensure_database
 from db.pool import PoolSettings
 from server import create_app
 from tests import factories as f
-from tests.conftest import JWT_SECRET, _WithLifespanState, bearer
+from tests.conftest import JWT_SECRET, _WithLifespanState, bearer, open_test_session
 
 DB_NAME = "cg_fault"
 # Tight bounds so the test shows that nothing waits past them.
@@ -71,6 +71,7 @@ async def fault_client(fault_pg: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncC
             " VALUES ('fault-admin@example.com', 'Admin', 'ADMIN', 'x')"
             " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id"
         )
+        await open_test_session(conn, admin)
     finally:
         await conn.close()
     async with application.router.lifespan_context(application) as state:

@@ -11,7 +11,7 @@ import pytest
 
 from schema import compiled
 from tests import factories as f
-from tests.conftest import Api
+from tests.conftest import Api, session_of
 from tests.factories import gid
 
 BY_ID = "query ($id: ID!) { campaign(id: $id) { name status } }"
@@ -91,13 +91,13 @@ async def test_common_reads_start_together_and_are_used_by_the_fields(
             response=None,
             pool=pool,
             request_id="warm",
-            credential=Credential(user_id=member),
+            credential=Credential(user_id=member, session_id=session_of(member)),
         )  # type: ignore[arg-type]
         start_common_reads(ctx, paged=True)
         # Both loads are queued for the same dispatch, before any field asked for them.
-        assert [q.key for q in ctx.loaders.user_by_id._queue] == [member]
+        assert [q.key for q in ctx.loaders.viewer_by_session._queue] == [session_of(member)]
         assert [q.key for q in ctx.loaders.setting_by_key._queue] == ["max_page_size"]
-        viewer = ctx.loaders.user_by_id.load(member)
+        viewer = ctx.loaders.viewer_by_session.load(session_of(member))
         setting = ctx.loaders.setting_by_key.load("max_page_size")
         assert viewer.done() is False and setting.done() is False  # both already in flight
         assert (await viewer).email == "warm@example.com"
@@ -111,7 +111,7 @@ async def test_common_reads_start_together_and_are_used_by_the_fields(
             credential=Credential(refused="bad token"),
         )  # type: ignore[arg-type]
         start_common_reads(refused, paged=False)
-        assert "user_by_id" not in vars(refused.loaders)  # nothing read for a refused token
+        assert "viewer_by_session" not in vars(refused.loaders)  # nothing read for a bad token
         assert "setting_by_key" not in vars(refused.loaders)
     finally:
         await pool.close()

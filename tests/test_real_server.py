@@ -20,7 +20,7 @@ from db.embedded import ROOT, EmbeddedPostgres
 from db.pool import PoolSettings
 from server import create_app
 from tests import factories as f
-from tests.conftest import JWT_SECRET, Api, _WithLifespanState
+from tests.conftest import JWT_SECRET, Api, _WithLifespanState, open_test_session
 
 LOGIN = (
     'mutation ($p: String!) { login(input: {email: "ops@example.com", password: $p}) { token } }'
@@ -99,6 +99,7 @@ async def fragile_api() -> AsyncIterator[tuple[Api, EmbeddedPostgres]]:
             " VALUES ('fault-admin@example.com', 'Admin', 'ADMIN', 'x')"
             " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id"
         )
+        await open_test_session(conn, admin)
         await conn.close()
         wrapped = _WithLifespanState(app, dict(state or {}))
         transport = httpx.ASGITransport(app=wrapped)

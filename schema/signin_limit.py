@@ -1,0 +1,107 @@
+"""At most one sign-in per HTTP request: `login`, `refreshToken`, `completePasswordReset`.
+
+Without it, one request could try dozens of passwords: aliases in one operation, and several
+operations in a batch. Both are refused before any resolver runs (so before any password
+work), with SIGN_IN_LIMIT_EXCEEDED: an operation by `SignInLimit` (a schema extension), a
+batch by the HTTP view, which counts its operations' sign-in fields together.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+)
+from strawberry.extensions import SchemaExtension
+
+from schema import limits
+from schema.limits import LimitExceeded
+
+SIGN_IN_FIELDS = frozenset({"login", "refreshToken", "completePasswordReset"})
+MAX_SIGN_INS = 1
+CODE = "SIGN_IN_LIMIT_EXCEEDED"
+
+
+def refusal(count: int) -> LimitExceeded:
+    return LimitExceeded(
+        CODE,
+        f"The request has {count} sign-in fields (login, refreshToken, completePasswordReset,"
+        f" aliases and batched operations included); the limit is {MAX_SIGN_INS} per request",
+    )
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    for d in document.definitions:
+        if isinstance(d, OperationDefinitionNode) and (
+            name is None or (d.name is not None and d.name.value == name)
+        ):
+            return d
+    return None
+
+
+def count(document: DocumentNode, operation: OperationDefinitionNode) -> int:
+    """Sign-in fields at the root of `operation` (through fragments; cycles cut)."""
+    if operation.operation is not OperationType.MUTATION:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def walk(selections: SelectionSetNode, seen: frozenset[str]) -> int:
+        found = 0
+        for s in selections.selections:
+            if isinstance(s, FieldNode):
+                found += s.name.value in SIGN_IN_FIELDS
+            elif isinstance(s, InlineFragmentNode):
+                found += walk(s.selection_set, seen)
+            elif isinstance(s, FragmentSpreadNode):
+                fragment = fragments.get(s.name.value)
+                if fragment is not None and s.name.value not in seen:
+                    found += walk(fragment.selection_set, seen | {s.name.value})
+        return found
+
+    return walk(operation.selection_set, frozenset())
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> DocumentNode | None:
+    try:
+        limits.check_source(query, limits.LIMITS)  # never hand the parser an abusive document
+        return parse(query)
+    except GraphQLError:
+        return None  # refused or invalid: executing it reports why
+
+
+def count_in_source(query: str, operation_name: str | None) -> int:
+    """`count` for a document not parsed yet (a batch's operation); 0 if it does not parse."""
+    document = _parsed(query)
+    if document is None:
+        return 0
+    operation = _operation(document, operation_name)
+    return count(document, operation) if operation is not None else 0
+
+
+class SignInLimit(SchemaExtension):
+    """Refuses an operation with more than one sign-in field before it executes."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        if document is not None:
+            operation = _operation(document, ctx.operation_name)
+            if operation is not None:
+                found = count(document, operation)
+                if found > MAX_SIGN_INS:
+                    raise refusal(found)
+        yield
