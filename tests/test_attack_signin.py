@@ -31,6 +31,13 @@ mutation ($email: String!, $password: String!) {
   }
 }
 """
+# What a client could ask before sessions existed: the revocation tests replay the findings
+# with it, so they fail on the old code for the finding's reason, not for a missing field.
+LOGIN_ACCESS = """
+mutation ($email: String!, $password: String!) {
+  login(input: {email: $email, password: $password}) { token userErrors { code } }
+}
+"""
 REFRESH = """
 mutation ($refresh: String!) {
   refreshToken(input: {refreshToken: $refresh}) {
@@ -114,8 +121,10 @@ def _codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
 
 
-async def _login(anon: Api, email: str, password: str = f.PASSWORD) -> dict[str, Any]:
-    payload: dict[str, Any] = (await anon.data(LOGIN, {"email": email, "password": password}))[
+async def _login(
+    anon: Api, email: str, password: str = f.PASSWORD, document: str = LOGIN
+) -> dict[str, Any]:
+    payload: dict[str, Any] = (await anon.data(document, {"email": email, "password": password}))[
         "login"
     ]
     return payload
@@ -190,17 +199,6 @@ async def test_a_batch_of_logins_is_refused_before_any_password_work(
     assert response.status_code == 400
     assert _codes(response.json()) == ["SIGN_IN_LIMIT_EXCEEDED"]
     assert hasher.calls == 0
-
-
-async def test_one_login_per_request_still_works_in_a_batch(cast: Cast) -> None:
-    login = """mutation ($password: String!) {
-      login(input: {email: "member@example.com", password: $password}) { token } }"""
-    response = await cast.anonymous.client.post(
-        "/graphql",
-        json=[{"query": login, "variables": {"password": f.PASSWORD}}, {"query": "{ __typename }"}],
-    )
-    assert response.status_code == 200
-    assert response.json()[0]["data"]["login"]["token"]
 
 
 async def test_failed_logins_for_an_account_are_throttled_even_with_the_right_password(
@@ -292,6 +290,19 @@ async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
     assert [e["code"] for e in again["userErrors"]] == ["INVALID_REFRESH_TOKEN"]
 
 
+async def test_session_tokens_die_with_their_session_whatever_ended_it(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    uid = await f.user(conn, "mia@example.com")
+    anon = api.anonymous()
+    signed = await _login(anon, "mia@example.com")
+    token = (await api.data(RESET, {"id": f.gid("User", uid)}))["resetUserPassword"]["token"]
+    await anon.data(COMPLETE, {"token": token})
+    refreshed = (await anon.data(REFRESH, {"refresh": signed["refreshToken"]}))["refreshToken"]
+    assert refreshed["token"] is None
+    assert [e["code"] for e in refreshed["userErrors"]] == ["INVALID_REFRESH_TOKEN"]
+
+
 async def test_logout_ends_the_session_at_once_and_keeps_others(cast: Cast) -> None:
     anon = cast.anonymous
     laptop = await _login(anon, "member@example.com")
@@ -320,15 +331,13 @@ async def test_logout_of_all_sessions_ends_every_device(cast: Cast) -> None:
 async def test_a_password_reset_ends_every_session(api: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn, "mia@example.com")
     anon = api.anonymous()
-    signed = await _login(anon, "mia@example.com")
+    signed = await _login(anon, "mia@example.com", document=LOGIN_ACCESS)
     token = (await api.data(RESET, {"id": f.gid("User", uid)}))["resetUserPassword"]["token"]
 
     done = await anon.data(COMPLETE, {"token": token})
 
     assert done["completePasswordReset"]["userErrors"] == []
     assert not await _signed_in(anon, signed["token"])
-    refreshed = (await anon.data(REFRESH, {"refresh": signed["refreshToken"]}))["refreshToken"]
-    assert refreshed["token"] is None
 
 
 async def test_re_enabling_a_user_does_not_revive_their_old_tokens(
@@ -336,20 +345,20 @@ async def test_re_enabling_a_user_does_not_revive_their_old_tokens(
 ) -> None:
     uid = await f.user(conn, "mia@example.com")
     anon = api.anonymous()
-    signed = await _login(anon, "mia@example.com")
+    signed = await _login(anon, "mia@example.com", document=LOGIN_ACCESS)
     for status in ("DISABLED", "ACTIVE"):
         await api.data(SET_STATUS, {"id": f.gid("User", uid), "status": status})
 
     assert not await _signed_in(anon, signed["token"])
-    refreshed = (await anon.data(REFRESH, {"refresh": signed["refreshToken"]}))["refreshToken"]
-    assert refreshed["token"] is None
-    assert (await _login(anon, "mia@example.com"))["token"]  # signing in again works
+    again = await _login(anon, "mia@example.com", document=LOGIN_ACCESS)
+    assert await _signed_in(anon, again["token"])  # signing in again works
 
 
 async def test_a_role_change_ends_the_users_sessions(api: Api, conn: asyncpg.Connection) -> None:
     uid = await f.user(conn, "max@example.com", role="MANAGER")
     anon = api.anonymous()
-    signed = await _login(anon, "max@example.com")
+    signed = await _login(anon, "max@example.com", document=LOGIN_ACCESS)
+    assert await _signed_in(anon, signed["token"])
     demote = "mutation ($id: ID!) { updateUser(input: {id: $id, role: MEMBER}) { user { id } } }"
     await api.data(demote, {"id": f.gid("User", uid)})
     assert not await _signed_in(anon, signed["token"])

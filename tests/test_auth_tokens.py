@@ -266,3 +266,15 @@ def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [tokens.verify(token)[0] for token in issued] == [1, 2, 3, 4, 5]
     assert list(tokens._verified) == issued[2:]  # the oldest went first
     assert [tokens.verify(token)[0] for token in issued] == [1, 2, 3, 4, 5]
+
+
+async def test_one_login_per_request_works_in_a_batch(anon: Api, conn: asyncpg.Connection) -> None:
+    await f.user(conn, "member@example.com")
+    login = """mutation ($password: String!) {
+      login(input: {email: "member@example.com", password: $password}) { token } }"""
+    response = await anon.client.post(
+        "/graphql",
+        json=[{"query": login, "variables": {"password": f.PASSWORD}}, {"query": "{ __typename }"}],
+    )
+    assert response.status_code == 200
+    assert response.json()[0]["data"]["login"]["token"]
