@@ -18,7 +18,7 @@ from tests import factories as f
 from tests.conftest import StatementCounter
 from tests.factories import gid
 
-TABLES = ("users", "campaigns", "merchants")
+TABLES = ("sessions", "users", "campaigns", "merchants")  # the viewer is read FROM sessions
 
 
 @pytest.fixture

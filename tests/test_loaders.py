@@ -20,12 +20,12 @@ async def test_every_declared_loader_is_made_once_on_first_use() -> None:
     pool = _NoPool()
     loaders = Loaders(pool=pool)  # type: ignore[arg-type]
     names = list(typing.get_type_hints(Loaders))
-    assert len(names) == 20
+    assert len(names) == 21
     assert vars(loaders) == {"_pool": pool}
     made = {name: getattr(loaders, name) for name in names}
     assert all(isinstance(loader, DataLoader) for loader in made.values())
     assert all(getattr(loaders, name) is loader for name, loader in made.items())
-    assert len({id(loader) for loader in made.values()}) == 20
+    assert len({id(loader) for loader in made.values()}) == 21
 
 
 def test_an_unknown_loader_name_is_an_attribute_error() -> None:

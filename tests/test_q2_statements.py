@@ -59,7 +59,8 @@ async def test_q2_costs_seven_statements_for_5_and_for_50_campaigns(
     # A/B tests with their variants in one statement.
     assert len(fifty) == 7, fifty
     reads = {
-        "FROM users": 2,
+        "FROM sessions": 1,  # the viewer, read with their session
+        "FROM users": 1,  # the creators
         "FROM settings": 1,
         "FROM campaigns": 1,
         "FROM merchants": 1,
