@@ -234,13 +234,11 @@ async def _prepare_database(*, seed_demo: bool) -> str:
 async def _demo_admin_token(url: str, tokens: Tokens) -> str | None:
     """A ready access token for the demo admin (in a session of its own), if the database
     has that user."""
-    import secrets
     from datetime import UTC, datetime
 
     from db import sessions
     from db.seed import DEMO_USERS
     from db.users import Role
-    from resolvers.auth import new_session_id
     from resolvers.signin import POLICY
 
     email = next(u.email for u in DEMO_USERS if u.role is Role.ADMIN)
@@ -251,15 +249,8 @@ async def _demo_admin_token(url: str, tokens: Tokens) -> str | None:
         )
         if user_id is None:
             return None
-        session_id = new_session_id()
-        expires_at = datetime.now(UTC) + POLICY.refresh_ttl
-        # The session's refresh token is thrown away: the printed access token is all it gives.
-        await sessions.create(
-            conn,
-            session_id=session_id,
-            user_id=user_id,
-            expires_at=expires_at,
-            refresh_hash=secrets.token_hex(32),
+        session_id = await sessions.open_without_refresh(
+            conn, user_id, datetime.now(UTC) + POLICY.refresh_ttl
         )
     finally:
         await conn.close()

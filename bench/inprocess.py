@@ -125,25 +125,39 @@ async def main(args: argparse.Namespace) -> None:
 
 async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
     """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+    from datetime import UTC, datetime, timedelta
+
+    import asyncpg
     import orjson
 
+    from db import sessions
     from resolvers.auth import Tokens
     from server import create_app
 
     secret = "bench-secret-that-is-long-enough-for-hs256!"
-    tokens = Tokens(secret)
+    tokens = Tokens(secret, ttl=timedelta(hours=12))  # longer than any run
     app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
     async with app.router.lifespan_context(app) as state:
         for q in build(dataset):
             if q.name not in args.queries.split(","):
                 continue
+            viewers = {q.viewer(i) for i in range(args.n + 20)}
+            conn = await asyncpg.connect(dsn)
+            try:  # access tokens name a session: one each, opened in the database
+                ends = datetime.now(UTC) + timedelta(days=1)
+                sids = {v: await sessions.open_without_refresh(conn, v, ends) for v in viewers}
+            finally:
+                await conn.close()
             headers = {
                 viewer: [
                     (b"host", b"127.0.0.1:8000"),
                     (b"content-type", b"application/json"),
-                    (b"authorization", f"Bearer {tokens.issue(viewer).token}".encode()),
+                    (
+                        b"authorization",
+                        f"Bearer {tokens.issue(viewer, sids[viewer]).token}".encode(),
+                    ),
                 ]
-                for viewer in {q.viewer(i) for i in range(args.n + 20)}
+                for viewer in viewers
             }
 
             async def once(i: int, q=q, headers=headers) -> None:  # type: ignore[no-untyped-def]

@@ -239,18 +239,38 @@ def invalid_in_our_schema(q: Query) -> list[str]:
 
 
 class Bearer:
-    """Bearer tokens for the benchmark's viewers, signed with the secret our server was given."""
+    """Bearer tokens for the benchmark's viewers, signed with the secret our server was given,
+    each in a session of its own opened in the benchmark database (tokens name a session)."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, dsn: str) -> None:
+        from datetime import timedelta
+
         from resolvers.auth import Tokens
 
-        self.tokens = Tokens(secret)
+        # Long enough for a whole run (the server's default is 15 minutes).
+        self.tokens = Tokens(secret, ttl=timedelta(hours=12))
+        self.dsn = dsn
         self._cache: dict[int, str] = {}
 
     def __call__(self, user_id: int) -> str:
         if user_id not in self._cache:
-            self._cache[user_id] = f"Bearer {self.tokens.issue(user_id).token}"
+            session_id = asyncio.run(self._open_session(user_id))
+            self._cache[user_id] = f"Bearer {self.tokens.issue(user_id, session_id).token}"
         return self._cache[user_id]
+
+    async def _open_session(self, user_id: int) -> str:
+        from datetime import timedelta
+
+        import asyncpg
+
+        from db import sessions
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            ends = datetime.now(UTC) + timedelta(days=1)
+            return await sessions.open_without_refresh(conn, user_id, ends)
+        finally:
+            await conn.close()
 
 
 def same_data(q: Query, ours_url: str, pg_url: str, bearer: Bearer, samples: int = 5) -> None:
@@ -359,7 +379,7 @@ def main() -> None:
 
     dsn, dataset = asyncio.run(prepare_database(args.reseed))
     secret = secrets.token_urlsafe(48)  # this run's JWT_SECRET
-    bearer = Bearer(secret)
+    bearer = Bearer(secret, dsn)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results_dir = BENCH / "results"
     logs = results_dir / "logs"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +42,20 @@ async def create(
     refresh_hash: str,
 ) -> None:
     await conn.execute(CREATE, session_id, user_id, expires_at, refresh_hash)
+
+
+async def open_without_refresh(conn: asyncpg.Connection, user_id: int, expires_at: datetime) -> str:
+    """A session whose refresh token nobody holds (a random hash): for access tokens minted
+    outside `login`, like the dev server's printed admin token and the benchmarks'."""
+    session_id = str(uuid.uuid4())
+    await create(
+        conn,
+        session_id=session_id,
+        user_id=user_id,
+        expires_at=expires_at,
+        refresh_hash=secrets.token_hex(32),
+    )
+    return session_id
 
 
 PRUNE = "DELETE FROM sessions WHERE expires_at < now()"
