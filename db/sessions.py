@@ -58,6 +58,20 @@ async def open_without_refresh(conn: asyncpg.Connection, user_id: int, expires_a
     return session_id
 
 
+# The user's newest sessions stay; older ones go (their access tokens stop working), so
+# signing in again and again cannot grow the table without bound.
+TRIM = """
+DELETE FROM sessions WHERE id IN (
+    SELECT id FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id OFFSET $2
+)
+"""
+
+
+async def trim(conn: asyncpg.Connection, user_id: int, keep: int) -> None:
+    """Delete all but the user's `keep` newest sessions."""
+    await conn.execute(TRIM, user_id, keep)
+
+
 PRUNE = "DELETE FROM sessions WHERE expires_at < now()"
 
 
@@ -92,13 +106,15 @@ class Presented:
     used: bool  # already rotated: presenting it again means it was copied
 
 
-# Locks the session row, so two uses of one refresh token are decided one after the other.
+# Locks the token's row and its session's, so two uses of one refresh token are decided one
+# after the other: the second waits, then reads the token as spent (a locked row is re-read at
+# its newest version; an unlocked joined row would be read as it was when the statement began).
 PRESENTED = """
 SELECT r.session_id::text AS session_id, s.user_id, s.expires_at, r.used_at IS NOT NULL AS used,
        s.revoked_at IS NOT NULL OR s.expires_at <= now() AS ended
 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
 WHERE r.token_hash = $1
-FOR UPDATE OF s
+FOR UPDATE OF r, s
 """
 
 
@@ -122,6 +138,22 @@ INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, session_id FROM u
 async def rotate(conn: asyncpg.Connection, old_hash: str, new_hash: str) -> bool:
     """Mark `old_hash` used and give its session `new_hash`; False if it was used already."""
     return str(await conn.execute(ROTATE, old_hash, new_hash)) == "INSERT 0 1"
+
+
+# Spent refresh tokens are kept to recognise one presented again; the newest few are enough
+# (an older one presented again is refused as unknown, without ending the session).
+FORGET_SPENT = """
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT token_hash FROM refresh_tokens
+    WHERE session_id = $1 AND used_at IS NOT NULL
+    ORDER BY used_at DESC OFFSET $2
+)
+"""
+
+
+async def forget_spent(conn: asyncpg.Connection, session_id: str, keep: int) -> None:
+    """Delete all but the session's `keep` most recently spent refresh tokens."""
+    await conn.execute(FORGET_SPENT, session_id, keep)
 
 
 REVOKE = """

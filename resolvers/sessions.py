@@ -25,6 +25,10 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode
 from resolvers.outcome import Outcome
 
+# Open sessions kept per user: signing in once more ends the oldest (its device signs in again).
+SESSIONS_PER_USER = 20
+# Spent refresh tokens remembered per session, to recognise a copied one presented again.
+SPENT_KEPT = 20
 BAD_REFRESH_TOKEN = "This refresh token is unknown, already used or its session has ended"
 REUSED = "This refresh token was already used, so it may have been copied: its session is ended"
 
@@ -58,6 +62,7 @@ async def open_session(ctx: Context, user: UserRow) -> SignedIn:
     refresh = secrets.token_urlsafe(32)
     async with ctx.transaction() as conn:
         await db.prune(conn)
+        await db.trim(conn, user.id, SESSIONS_PER_USER - 1)
         await db.create(
             conn,
             session_id=session_id,
@@ -92,8 +97,9 @@ async def refresh(ctx: Context, refresh_token: str) -> Outcome[SignedIn]:
         if user is None or user.status is not UserStatus.ACTIVE:
             return _refused(BAD_REFRESH_TOKEN)
         rotated = await db.rotate(conn, hash_of(refresh_token), hash_of(new_refresh))
-        if not rotated:  # the session row is locked above, so this cannot happen
-            raise RuntimeError("a refresh token was spent twice under its session's lock")
+        if not rotated:  # its row is locked above (db.sessions.presented): cannot happen
+            raise RuntimeError("a refresh token was spent twice under its row lock")
+        await db.forget_spent(conn, found.session_id, SPENT_KEPT)
     await signin.succeeded(ctx, None)
     auth.sign_in(ctx, user, found.session_id)
     now = datetime.now(UTC)
