@@ -38,7 +38,9 @@ async def main() -> None:
             args.url,
             json={"query": LOGIN, "variables": {"e": "member@example.com", "p": "member-password"}},
         )
-        token = signed.json()["data"]["login"]["token"]
+        token = ((signed.json().get("data") or {}).get("login") or {}).get("token")
+        if not token:
+            raise SystemExit(f"login failed: {signed.text}")
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(20):  # warm up
             await client.post(args.url, json={"query": ME}, headers=headers)
@@ -53,7 +55,8 @@ async def main() -> None:
                     r = await own.post(
                         args.url, json={"query": LOGIN, "variables": {"e": email, "p": password}}
                     )
-                    assert r.json()["data"]["login"]["token"], r.text
+                    if not ((r.json().get("data") or {}).get("login") or {}).get("token"):
+                        raise SystemExit(f"login as {email} failed: {r.text}")
                     logins += 1
 
         loops = [asyncio.create_task(sign_in_loop(i)) for i in range(args.logins)]
