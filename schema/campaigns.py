@@ -17,6 +17,7 @@ from resolvers import campaigns as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.outcome import Outcome
+from resolvers.visibility import Missing
 from schema.abtests import AbTest
 from schema.analytics import AnalyticsSummary, DailyAnalytics, From, To
 from schema.common import (
@@ -193,14 +194,18 @@ class CampaignFilter:
 
 @strawberry.type
 class CampaignQuery:
-    @strawberry.field(description="One campaign by ID; null when none has it.")
+    @strawberry.field(
+        description="One campaign by ID; null when none has it. A member may see ACTIVE "
+        "campaigns only: any other, or an unknown ID, is null with a FORBIDDEN error."
+    )
     async def campaign(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")],
     ) -> Campaign | None:
         row = await info.context.loaders.campaign_by_id.load(argument_pk(id, "Campaign", "id"))
-        return Campaign.from_row(row) if row else None
+        # The Guard answers Missing as null or FORBIDDEN (schema/permissions.py).
+        return Campaign.from_row(row) if row else Missing(Campaign)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Campaigns, newest first. Page size: `first`/`last` default 20, at most "
