@@ -63,8 +63,13 @@ class RenderedTransaction:
     occurred_at: datetime
     json: str
 
+    @property
+    def owner_pk(self) -> int:
+        """The user the row belongs to (what its visibility rule reads)."""
+        return self.user_id
 
-RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction)
+
+RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction, owner="user_id")
 
 
 @dataclass(frozen=True)

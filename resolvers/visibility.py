@@ -67,6 +67,14 @@ ACTIVE_OR_STAFF = ObjectRule(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """What an owner rule reads of a row that is not an object (a row whose JSON PostgreSQL
+    wrote in a list): the user it belongs to."""
+
+    owner_pk: int
+
+
 @dataclass(frozen=True)
 class Missing:
     """What a lookup by ID returns when no object of `cls` (a GraphQL type) has the ID. It is

@@ -43,11 +43,11 @@ from resolvers.auth import ADMIN, ANYONE, SELF_OR_ADMIN, SIGNED_IN, STAFF, Rule
 from resolvers.context import Info
 from resolvers.errors import Forbidden
 from resolvers.visibility import Missing
-from schema import render
 from schema.abtests import AbTest, AbTestResult, AbTestVariant
 from schema.admin import Admin, AdminHealth, AuditLogEntry, Setting
 from schema.analytics import AffinitySummary, AnalyticsSummary, DailyAnalytics, MerchantScore
 from schema.campaigns import Campaign
+from schema.common import Connection, Edge
 from schema.members import (
     Account,
     MerchantAffinity,
@@ -166,6 +166,18 @@ def _forbidden(obj: Any) -> Forbidden:
     return Forbidden(f"You may not see this {cls.__name__}")
 
 
+def _checked_connection(viewer: UserRow | None, connection: Connection[Any]) -> Any:
+    """The connection, when its viewer may see every node. Its rows are narrowed to what the
+    viewer may see in SQL, so that the page and `totalCount` agree; a node that is not is a
+    mistake in that SQL, and the whole connection is refused rather than shown."""
+    cls = connection.node_class
+    for fact in connection.facts:
+        rule = OBJECT_RULES.get(cls or type(fact))
+        if rule is None or not rule.sees(viewer, fact):
+            raise Forbidden(f"This list holds a {(cls or type(fact)).__name__} you may not see")
+    return connection
+
+
 def _checked(viewer: UserRow | None, obj: Any) -> Any:
     """`obj` itself, None for a missing object its viewer may know is missing, or the
     Forbidden error that graphql-core turns into null plus a FORBIDDEN error at its path."""
@@ -267,6 +279,8 @@ class Guard(FieldExtension):
 
     @staticmethod
     def _visible(viewer: UserRow | None, result: Any) -> Any:
+        if isinstance(result, Connection):
+            return _checked_connection(viewer, result)
         if isinstance(result, list):
             # graphql-core turns an exception in a list into null at that index plus an error.
             return [_checked(viewer, o) for o in result]
@@ -288,13 +302,22 @@ def _named_type(type_: Any) -> Any:
             return type_
 
 
+def _generic_origin(definition: Any) -> type | None:
+    """The generic a specialised type was made from (`Connection` for `Connection[User]`)."""
+    concrete = definition.concrete_of
+    return None if concrete is None else concrete.origin  # type: ignore[no-any-return]
+
+
 def _guarded(type_: Any) -> bool:
-    """Whether values of this type may hold objects with an object rule."""
+    """Whether values of this type may hold objects with an object rule (a connection: of
+    a type with one)."""
     definition = get_object_definition(type_)
     if definition is None:
         return False
     if definition.is_interface:
         return any(issubclass(cls, type_) for cls in OBJECT_RULES)
+    if _generic_origin(definition) is Connection:
+        return any(_guarded(t) for t in definition.type_var_map.values())
     return type_ in OBJECT_RULES
 
 
@@ -308,8 +331,6 @@ def apply(*roots: type) -> None:
     Call once, before building the schema. Specialised generics (`Connection[Campaign]`) are
     walked like any type; unspecialised ones and interfaces have no fields of their own to guard.
     """
-    for cls in OBJECT_RULES:
-        render.refuse(cls)
     seen: set[type] = set()
     # Object-rule types too: some are reachable only through the Node interface.
     pending = [*roots, *OBJECT_RULES]
@@ -320,13 +341,17 @@ def apply(*roots: type) -> None:
             continue
         seen.add(cls)
         definition = get_object_definition(cls, strict=True)
+        inside_connection = _generic_origin(definition) in (Connection, Edge)
         for field in definition.fields:
             named = _named_type(field.type)
             coordinate = _coordinate(definition.name, field)
             rule = RULES.get(coordinate)
             if rule is None and definition.name in root_names:
                 rule = NO_RULE
-            if rule is not None or _guarded(named):
+            # A connection is checked whole where it is returned, its edges and nodes with it.
+            if inside_connection:
+                pass
+            elif rule is not None or _guarded(named):
                 field.extensions.append(Guard(coordinate, rule, visibility=_guarded(named)))
             child = get_object_definition(named)
             if child is not None and not child.is_graphql_generic and not child.is_interface:

@@ -54,16 +54,6 @@ def renderable(cls: type, **fields: str | Nested) -> None:
     _SPECS[cls] = Nested(fields)
 
 
-# Classes with an object visibility rule (schema/permissions.py): PostgreSQL writes none of
-# their objects, since the rule is checked on each object in Python and has no SQL form yet.
-_REFUSED: set[type] = set()
-
-
-def refuse(cls: type) -> None:
-    """Never write objects of `cls` in SQL (its objects must pass a Python check)."""
-    _REFUSED.add(cls)
-
-
 # False: nothing is rendered; LISTS False: no list is written whole, only objects
 # (bench/inprocess.py --modes compiled,rows,unrendered compares).
 ENABLED = True
@@ -78,8 +68,6 @@ def spec_of(type_: GraphQLObjectType) -> Nested | None:
         return None
     if definition.concrete_of is not None:  # e.g. TransactionEdge: a generic Edge
         return _SPECS.get(definition.concrete_of.origin)
-    if definition.origin in _REFUSED:
-        return None
     return _SPECS.get(definition.origin)
 
 

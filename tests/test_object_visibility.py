@@ -32,8 +32,12 @@ from graphql import (
     GraphQLUnionType,
 )
 
+from db.users import Role, UserRow, UserStatus
+from resolvers.errors import Forbidden
+from resolvers.visibility import Owned
 from schema import schema
-from schema.common import Connection, Edge
+from schema.common import Connection, Edge, Money, PageInfo
+from schema.members import Transaction
 from schema.permissions import CONTAINERS, OBJECT_RULES, Guard
 from tests import factories as f
 from tests import member_factories as mf
@@ -130,11 +134,19 @@ def _guarded_names() -> set[str]:
 GUARDED = _guarded_names()
 
 
+def _object_names(type_: Any) -> set[str]:
+    """The object types a value of this type may be; for a connection, its nodes'."""
+    if isinstance(type_, (GraphQLInterfaceType, GraphQLUnionType)):
+        return {t.name for t in GRAPHQL.get_possible_types(type_)}
+    if isinstance(type_, GraphQLObjectType) and _is_container_generic(type_):
+        if "nodes" not in type_.fields:  # an edge: only inside a connection
+            return set()
+        return _object_names(_named(type_.fields["nodes"].type))
+    return {type_.name} if isinstance(type_, GraphQLObjectType) else set()
+
+
 def _returns_guarded(field_def: GraphQLField) -> bool:
-    named = _named(field_def.type)
-    if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
-        return any(t.name in GUARDED for t in GRAPHQL.get_possible_types(named))
-    return getattr(named, "name", None) in GUARDED
+    return bool(_object_names(_named(field_def.type)) & GUARDED)
 
 
 def _object_types() -> Iterator[GraphQLObjectType]:
@@ -149,9 +161,16 @@ def _object_types() -> Iterator[GraphQLObjectType]:
 
 
 def _guarded_coordinates() -> list[str]:
+    """Every field returning a guarded type, alone, in a list, through an interface or in a
+    connection; not the fields of connections and edges themselves, which are checked with
+    their connection where it is returned."""
     out = []
     for name, type_ in sorted(GRAPHQL.type_map.items()):
-        if isinstance(type_, GraphQLObjectType) and not name.startswith("__"):
+        if (
+            isinstance(type_, GraphQLObjectType)
+            and not name.startswith("__")
+            and not _is_container_generic(type_)
+        ):
             out.extend(f"{name}.{fn}" for fn, fd in type_.fields.items() if _returns_guarded(fd))
     return out
 
@@ -305,6 +324,8 @@ def _selection_of(type_: Any) -> str:
     """What is asked of every object on a path: its type, and its ID when it has one."""
     if isinstance(type_, (GraphQLInterfaceType, GraphQLUnionType)):
         return "__typename ... on Node { id }"
+    if _is_container_generic(type_) and "nodes" in type_.fields:
+        return f"__typename nodes {{ {_selection_of(_named(type_.fields['nodes'].type))} }}"
     return "__typename id" if "id" in type_.fields else "__typename"
 
 
@@ -356,10 +377,7 @@ def _objects(value: Any, owner: str | None, world: World) -> Iterator[tuple[str,
 
 
 def _count_of(target: Any, objects: list[tuple[str, Facts]]) -> int:
-    if isinstance(target, GraphQLObjectType):
-        names = {target.name}
-    else:
-        names = {t.name for t in GRAPHQL.get_possible_types(target)}
+    names = _object_names(target)
     return sum(1 for type_name, _ in objects if type_name in names)
 
 
@@ -464,3 +482,60 @@ async def test_a_member_cannot_tell_a_missing_campaign_from_a_paused_one(
     assert paused["data"] == {"campaign": None}
     assert [e["extensions"]["code"] for e in paused["errors"]] == ["FORBIDDEN"]
     assert as_staff == {"data": {"campaign": None}}
+
+
+# --- a connection is checked whole, rendered or not --------------------------------------------
+
+
+def _connection(facts: list[Any], node_class: type | None) -> Connection[Any]:
+    async def no_count() -> int:
+        return len(facts)
+
+    page_info = PageInfo(
+        has_next_page=False, has_previous_page=False, first_row=None, last_row=None,
+        cursor_of=str,
+    )  # fmt: skip
+    return Connection(
+        edges=[], nodes=[], page_info=page_info, count_total=no_count,
+        facts=facts, node_class=node_class,
+    )  # fmt: skip
+
+
+def _viewer(pk: int, role: Role) -> UserRow:
+    now = datetime.now(UTC)
+    return UserRow(
+        id=pk, email=f"u{pk}@example.com", name="U", role=role, status=UserStatus.ACTIVE,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        "objects",  # nodes made in Python: each checked by its own type's rule
+        "rendered rows",  # rows whose JSON PostgreSQL wrote: their owner, by the node type's rule
+    ],
+)
+def test_a_connection_holding_a_node_its_viewer_may_not_see_is_refused_whole(
+    facts: str,
+) -> None:
+    mine, theirs = Owned(7), Owned(8)
+    if facts == "objects":
+        page = [_transaction(7), _transaction(8)]
+        node_class = None
+    else:
+        page, node_class = [mine, theirs], Transaction
+    member, admin = _viewer(7, Role.MEMBER), _viewer(1, Role.ADMIN)
+
+    assert Guard._visible(admin, _connection(page, node_class)) is not None
+    assert Guard._visible(member, _connection(page[:1], node_class)) is not None
+    with pytest.raises(Forbidden, match="This list holds a Transaction you may not see"):
+        Guard._visible(member, _connection(page, node_class))
+
+
+def _transaction(owner: int) -> Transaction:
+    return Transaction(
+        id=f.gid("Transaction", owner), amount=Money.of(1, "USD"), category="c",
+        occurred_at=datetime.now(UTC), description="d", account_pk=1, merchant_pk=None,
+        owner_pk=owner,
+    )  # fmt: skip

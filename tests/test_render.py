@@ -7,11 +7,6 @@ and serializes Transaction objects). The bodies must be byte for byte equal, for
 chosen to catch formatting differences: quotes, backslashes, control characters, non-ASCII
 text, line separators; amounts of 0, one cent and more than a float holds; timestamps with
 and without microseconds, before year 1000, and the infinities; a padded currency.
-
-Transaction and Reward have object visibility rules (schema/permissions.py), checked in Python
-on each object; until a rule can travel into the SQL, PostgreSQL writes no object of a type
-with a rule (`render.refuse`), so these queries are answered from objects: RENDERED_HOW maps
-what each selection would be written as to what it is written as now (None: not at all).
 """
 
 from __future__ import annotations
@@ -126,14 +121,6 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-RENDERED_HOW: dict[str | None, str | None] = {
-    "rows": None,
-    "lists": None,
-    "lists, no objects": "lists",  # only the page's flags and cursors: no object is written
-    None: None,
-}
-
-
 def _rendered(sql: list[str]) -> str | None:
     """How the request's statements had PostgreSQL write JSON: "rows" (a JSON per row),
     "lists" (each list of a page whole), or None."""
@@ -160,7 +147,7 @@ async def test_rendered_pages_are_byte_for_byte_the_stock_answer(
         assert '"errors"' not in compiled, compiled
         assert compiled.count('"occurredAt"') >= 7
         assert compiled == stock
-        assert _rendered(compiled_sql) == RENDERED_HOW[how]
+        assert _rendered(compiled_sql) == how
         assert _rendered(stock_sql) is None
     assert '"when":"9999-12-31T23:59:59.999999"' in compiled  # asyncpg's naive datetime.max
     assert '"in":"EU"' in compiled
@@ -215,7 +202,7 @@ PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
         (
             f"{{ me {{ transactions(first: 100) {{ {PAGE_INFO} }} }} }}",
             '"hasNextPage":false',
-            "lists, no objects",
+            "lists",
         ),
         (
             '{ me { transactions(first: 5, filter: {category: "none such"}) {'
@@ -249,7 +236,7 @@ async def test_what_postgresql_writes_depends_on_the_selection(
     compiled, compiled_sql, stock, _ = await _twice(member, statements, query)
     assert '"errors"' not in compiled, compiled
     assert compiled == stock and expected in compiled
-    assert _rendered(compiled_sql) == RENDERED_HOW[how]
+    assert _rendered(compiled_sql) == how
     assert compiled_runs.RUNS["answered"] == runs["answered"] + 1  # no bailout and rerun
     assert compiled_runs.RUNS["bailed out"] == runs["bailed out"]
 
@@ -276,7 +263,7 @@ async def test_pages_from_cursors_written_whole_are_the_stock_answer(
             else:
                 variables = {"last": 6, "before": cursor}
             compiled, compiled_sql, stock, _ = await _twice(member, statements, query, **variables)
-            assert compiled == stock and _rendered(compiled_sql) == RENDERED_HOW["lists"]
+            assert compiled == stock and _rendered(compiled_sql) == "lists"
             info = json.loads(compiled)["data"]["me"]["transactions"]["pageInfo"]
             seen += 1
             more = info["hasNextPage"] if direction == "forward" else info["hasPreviousPage"]
@@ -304,8 +291,7 @@ async def test_users_under_a_list_share_one_rendered_statement(
     """
     compiled, compiled_sql, stock, stock_sql = await _twice(api, statements, query)
     assert compiled == stock and '"description":"d3"' in compiled
-    rendered_statements = 0 if RENDERED_HOW["lists"] is None else 1
-    assert sum("n_read" in s for s in compiled_sql) == rendered_statements
+    assert sum("n_read" in s for s in compiled_sql) == 1
     assert len(compiled_sql) <= len(stock_sql)
 
 
@@ -352,6 +338,6 @@ async def test_rewards_are_written_by_postgresql_too(
         compiled, compiled_sql, stock, _ = await _twice(member, statements, query, **variables)
         assert '"errors"' not in compiled, compiled
         assert compiled == stock
-        assert _rendered(compiled_sql) == RENDERED_HOW[how]
+        assert _rendered(compiled_sql) == how
         assert '"status":"REDEEMED"' in compiled or variables.get("status")
         assert '"status":"EXPIRED"' in compiled
