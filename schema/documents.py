@@ -21,6 +21,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     parse,
@@ -98,7 +99,10 @@ def count_fields(document: DocumentNode) -> int:
                 continue
             if isinstance(selection, FieldNode):
                 total += 1
-            if selection.selection_set is not None:
+            if (
+                isinstance(selection, FieldNode | InlineFragmentNode)
+                and selection.selection_set is not None
+            ):
                 total += of_selections(selection.selection_set)
         return total
 

@@ -236,7 +236,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
         try:
             limits.check_batch(
-                self.schema._schema,  # the graphql-core schema behind Strawberry's
+                self.schema._schema,  # type: ignore[attr-defined]  # graphql-core's, behind ours
                 (
                     (
                         item["query"],
@@ -248,7 +248,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 limits.LIMITS,
             )
         except limits.LimitExceeded as exc:
-            raise RequestRefused(400, exc.message, exc.extensions["code"]) from None
+            raise RequestRefused(400, exc.message, (exc.extensions or {})["code"]) from None
 
     def decode_json(self, data: str | bytes) -> object:
         try:

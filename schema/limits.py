@@ -33,8 +33,8 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
-    OperationDefinitionNode,
     NullValueNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     Source,
     StringValueNode,
@@ -108,9 +108,7 @@ class Limits:
             max_fields=_env_int(env, "GRAPHQL_MAX_FIELDS", d.max_fields),
             max_batch=_env_int(env, "GRAPHQL_MAX_BATCH", d.max_batch),
             max_body_bytes=_env_int(env, "HTTP_MAX_BODY_BYTES", d.max_body_bytes),
-            max_response_bytes=_env_int(
-                env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes
-            ),
+            max_response_bytes=_env_int(env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes),
             request_timeout_s=_env_float(env, "GRAPHQL_REQUEST_TIMEOUT_S", d.request_timeout_s),
             introspection=env.get("APP_ENV", "").strip().lower() != PRODUCTION,
         )

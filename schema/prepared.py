@@ -12,10 +12,11 @@ order, each remembered where the extensions remember them. The document's raw li
 Strawberry's validation rules) are remembered per document text, in the entry the pipeline
 reads too (schema/documents.py), so a document handed on to the pipeline is not validated
 again; the operation's shape limits (`limits.check_operation`) are checked on every request,
-as the QueryLimits extension does. Then the compiled executor runs. Whenever any step would produce an error (a refused or invalid document, a variable
-that does not coerce, an unknown operation name, a mutation, a compiled run that bails out),
-or the operation cannot be planned, this returns None and the request goes through
-Strawberry's full pipeline from the start, which reports the error exactly as before. Queries
+as the QueryLimits extension does. Then the compiled executor runs. Whenever any step would
+produce an error (a refused or invalid document, a variable that does not coerce, an unknown
+operation name, a mutation, a compiled run that bails out), or the operation cannot be
+planned, this returns None and the request goes through Strawberry's full pipeline from the
+start, which reports the error exactly as before. Queries
 only read, so running one again is harmless. A success has no errors, so error masking has
 nothing to do, and no extension of ours adds response `extensions`.
 """

@@ -140,9 +140,7 @@ async def test_accounts_stop_at_their_stated_cap(cast: Cast, conn: asyncpg.Conne
         member,
     )
     data = await cast.member.data("{ me { accounts { institution } } }")
-    assert [a["institution"] for a in data["me"]["accounts"]] == [
-        f"Bank {n}" for n in range(1, 51)
-    ]
+    assert [a["institution"] for a in data["me"]["accounts"]] == [f"Bank {n}" for n in range(1, 51)]
 
 
 async def test_ab_tests_and_variants_stop_at_their_stated_caps(
@@ -224,9 +222,7 @@ def test_a_schema_with_an_uncounted_list_does_not_start() -> None:
 # --- one budget per batch --------------------------------------------------------------------
 
 
-async def test_a_batch_shares_one_cost_budget(
-    cast: Cast, statements: StatementCounter
-) -> None:
+async def test_a_batch_shares_one_cost_budget(cast: Cast, statements: StatementCounter) -> None:
     # Each operation is within the limit (4,000 + 20 objects); three of them are not.
     one = "{ campaigns(first: 20) { nodes { dailyAnalytics(from: $f, to: $t) { day } } } }"
     query = "query ($f: Date, $t: Date) " + one
@@ -390,9 +386,7 @@ async def test_a_request_over_its_time_budget_is_cancelled_and_the_pool_recovers
     assert await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", c) == "DRAFT"
     assert await conn.fetchval("SELECT count(*) FROM audit_logs") == 0
     # Every pooled connection works: more requests than the pool has connections.
-    results = await asyncio.gather(
-        *(api.gql("{ campaigns { totalCount } }") for _ in range(25))
-    )
+    results = await asyncio.gather(*(api.gql("{ campaigns { totalCount } }") for _ in range(25)))
     assert all(r == {"data": {"campaigns": {"totalCount": 1}}} for r in results)
     launched = await api.data(LAUNCH, {"id": f.gid("Campaign", c)})
     assert launched["launchCampaign"] == {"campaign": {"status": "ACTIVE"}, "userErrors": []}
