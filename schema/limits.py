@@ -17,7 +17,6 @@ every operation, so tests may replace it.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -124,21 +123,39 @@ class LimitExceeded(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
-@functools.lru_cache(maxsize=256)
-def _source_passes(query: str, limits: Limits) -> bool:
-    check_source(query, limits)
-    return True
+# (document, limits) -> its token count, for documents that passed `check_source`.
+_passed: dict[tuple[str, Limits], int] = {}
+_MAX_PASSED = 256
 
 
-def check_source_cached(query: str, limits: Limits) -> None:
+def check_source_cached(query: str, limits: Limits, max_tokens: int | None = None) -> int:
     """`check_source`, remembering documents that passed (as the parser cache remembers their
     parse): a client sends the same few documents again and again, and lexing a Q2-sized
     one costs ~0.3 ms. A refused document raises, is not cached and is checked every time."""
-    _source_passes(query, limits)
+    tokens = _passed.get((query, limits))
+    if tokens is not None:
+        if max_tokens is not None and tokens > max_tokens:
+            _refuse_tokens(max_tokens)
+        return tokens
+    tokens = check_source(query, limits, max_tokens)
+    if max_tokens is None or max_tokens >= limits.max_tokens:
+        if len(_passed) >= _MAX_PASSED:
+            _passed.clear()
+        _passed[(query, limits)] = tokens
+    return tokens
 
 
-def check_source(query: str, limits: Limits) -> None:
-    """Size, tokens and nesting of the raw document, without running the recursive parser."""
+def _refuse_tokens(max_tokens: int) -> None:
+    raise LimitExceeded(
+        "TOKEN_LIMIT_EXCEEDED", f"The document has more than {max_tokens} tokens, the limit"
+    )
+
+
+def check_source(query: str, limits: Limits, max_tokens: int | None = None) -> int:
+    """Size, tokens and nesting of the raw document, without running the recursive parser;
+    returns its token count. `max_tokens` (at most the limit's) is what is left of a batch's
+    token budget: lexing stops as soon as it is spent."""
+    max_tokens = limits.max_tokens if max_tokens is None else min(max_tokens, limits.max_tokens)
     size = len(query.encode("utf-8", "surrogatepass"))
     if size > limits.max_document_bytes:
         raise LimitExceeded(
@@ -154,11 +171,8 @@ def check_source(query: str, limits: Limits) -> None:
         token = lexer.advance()
         while token.kind is not TokenKind.EOF:
             tokens += 1
-            if tokens > limits.max_tokens:
-                raise LimitExceeded(
-                    "TOKEN_LIMIT_EXCEEDED",
-                    f"The document has more than {limits.max_tokens} tokens, the limit",
-                )
+            if tokens > max_tokens:
+                _refuse_tokens(max_tokens)
             if token.kind in OPENING:
                 nesting += 1
                 if nesting > max_nesting:
@@ -173,7 +187,8 @@ def check_source(query: str, limits: Limits) -> None:
     except LimitExceeded:
         raise
     except GraphQLError:
-        return  # a syntax error: the parser reports it with its location
+        pass  # a syntax error: the parser reports it with its location
+    return tokens
 
 
 @dataclass
@@ -462,29 +477,36 @@ def check_batch(
     operations: Iterable[tuple[str, Mapping[str, Any], str | None]],
     limits: Limits,
 ) -> None:
-    """One field budget and one cost budget for all operations of a batch, checked before any
-    of them is validated or run: without it, a batch of N operations may cost N times the
-    limit. An operation refused on its own (too large, not parsing) is left out of the sums:
+    """One token, field and cost budget for all operations of a batch, checked before any of
+    them is parsed, validated or run: without it, a batch of N operations may cost N times
+    each limit, and lexing and parsing take time in proportion to the tokens. An operation
+    refused on its own otherwise (too large, too deep, not parsing) is left out of the sums:
     it is refused with its own error when it runs."""
-    fields = cost = 0
+    tokens = fields = cost = 0
     for query, variables, operation_name in operations:
         try:
-            check_source_cached(query, limits)
-        except LimitExceeded:
+            tokens += check_source_cached(query, limits, limits.max_tokens - tokens)
+        except LimitExceeded as exc:
+            if (exc.extensions or {}).get("code") == "TOKEN_LIMIT_EXCEEDED":
+                raise LimitExceeded(
+                    "TOKEN_LIMIT_EXCEEDED",
+                    f"The batch has more than {limits.max_tokens} tokens; the limit is for the "
+                    "whole request",
+                ) from None
             continue
         parsed = documents.parse_once(query)
         if parsed.document is None:
             continue
         fields += parsed.fields
+        if fields > limits.max_fields:
+            raise LimitExceeded(
+                "FIELD_LIMIT_EXCEEDED",
+                f"The batch selects more than {limits.max_fields} fields, the limit for the "
+                "whole request",
+            )
         operation = _operation_of(parsed.document, operation_name)
         if operation is not None:
             cost += _measure(schema, parsed.document, operation, variables).cost
-    if fields > limits.max_fields:
-        raise LimitExceeded(
-            "FIELD_LIMIT_EXCEEDED",
-            f"The batch selects {fields} fields; the limit is {limits.max_fields} for the "
-            "whole request",
-        )
     if cost > limits.max_cost:
         raise LimitExceeded(
             "COST_LIMIT_EXCEEDED",
