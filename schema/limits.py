@@ -44,6 +44,7 @@ from graphql import (
     get_nullable_type,
     is_composite_type,
     is_list_type,
+    value_from_ast_untyped,
 )
 from graphql.language import Lexer
 from strawberry.extensions import SchemaExtension
@@ -231,6 +232,7 @@ def _measure(
     variables: Mapping[str, Any],
 ) -> _Measure:
     today = _today()
+    variables = _with_defaults(operation, variables)
     cached = _measures.get(id(operation))
     if cached is not None and cached[0] is operation:
         _op, names, by_shape = cached
@@ -255,6 +257,18 @@ def _measure(
     if len(by_shape) < 64:  # a client paging with ever new sizes: stop remembering
         by_shape[(today, *(_shape(variables.get(n)) for n in names))] = walker.measure
     return walker.measure
+
+
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The variables, with the operation's defaults for those not given (`$n: Int = 100`)."""
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None and d.variable.name.value not in variables
+    }
+    return {**variables, **defaults} if defaults else variables
 
 
 class _ReadVariables:
