@@ -65,7 +65,7 @@ async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AbTestRow | N
 
 # A campaign's tests and a test's variants are plain lists (no paging), so the query cost
 # needs a bound on each.
-MAX_TESTS_PER_CAMPAIGN = 20
+MAX_TESTS_PER_CAMPAIGN = 10
 MAX_VARIANTS_PER_TEST = 10
 
 BY_CAMPAIGN_IDS = f"""

@@ -118,7 +118,7 @@ async def test_daily_analytics_range_from_variables_is_counted(
         ("{ affinitySummary { topMerchants { users } } }", 1 + 100),
         (
             "{ campaigns(first: 2) { nodes { abTests { variants { name } } } } }",
-            2 + 2 + 2 * 20 + 2 * 20 * 10,
+            2 + 2 + 2 * 10 + 2 * 10 * 10,
         ),
     ],
 )
@@ -149,7 +149,7 @@ async def test_ab_tests_and_variants_stop_at_their_stated_caps(
     c = await f.campaign(conn, await f.merchant(conn), status="ACTIVE")
     test_ids = await conn.fetch(
         "INSERT INTO ab_tests (campaign_id, name) SELECT $1, 'T' || g"
-        " FROM generate_series(1, 21) g RETURNING id",
+        " FROM generate_series(1, 11) g RETURNING id",
         c,
     )
     await conn.execute(
@@ -160,7 +160,7 @@ async def test_ab_tests_and_variants_stop_at_their_stated_caps(
     query = "query ($id: ID!) { campaign(id: $id) { abTests { name variants { name } } } }"
     data = await cast.manager.data(query, {"id": f.gid("Campaign", c)})
     tests = data["campaign"]["abTests"]
-    assert [t["name"] for t in tests] == [f"T{n}" for n in range(1, 21)]
+    assert [t["name"] for t in tests] == [f"T{n}" for n in range(1, 11)]
     assert [v["name"] for v in tests[0]["variants"]] == [f"v{n:02}" for n in range(1, 11)]
 
 
@@ -422,3 +422,16 @@ async def test_a_request_over_its_time_budget_is_cancelled_and_the_pool_recovers
         " AND state <> 'idle'"
     )
     assert busy == 0
+
+
+async def test_variable_defaults_are_counted(cast: Cast, tight: Any) -> None:
+    # Without variables, the defaults apply: 100 campaigns of a year of days, not the
+    # connection's default 20 and the analytics' default 30 days.
+    tight(max_cost=1)
+    query = (
+        f'query ($n: Int = 100, $from: Date = "{A_YEAR_AGO}") {{ campaigns(first: $n) '
+        "{ nodes { dailyAnalytics(from: $from) { day } } } }"
+    )
+    error = the_error(await cast.manager.gql(query))
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert f"up to {100 + 100 + 100 * 366} objects" in error["message"]
