@@ -7,11 +7,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from schema import compiled, permissions, prepared
+from schema import compiled, list_lengths, permissions, prepared
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
@@ -90,11 +89,10 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[
-        QueryLimits,
-        MaskInternalErrors,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ],
+    # QueryLimits also parses and validates each document once (schema/documents.py), in
+    # place of Strawberry's ParserCache and ValidationCache.
+    extensions=[QueryLimits, MaskInternalErrors],
     execution_context_class=FastExecutionContext,
 )
+# Every list field has a worst-case length for the query cost, or the server does not start.
+list_lengths.check(schema._schema)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import abtests as db
-from db.abtests import AbTestRow, VariantRow
+from db.abtests import MAX_VARIANTS_PER_TEST, AbTestRow, VariantRow
 from resolvers import abtests as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
@@ -112,7 +112,7 @@ class AbTest(Node):
         return Campaign.from_row(row) if row else None
 
     @strawberry.field(
-        description="The variants, control first.",
+        description=f"The variants, control first: at most {MAX_VARIANTS_PER_TEST}.",
         metadata=prefetch(
             lambda ctx, tests, _: ctx.loaders.variants_by_ab_test_id.load_many(
                 [t.pk for t in tests]

@@ -15,6 +15,7 @@ from resolvers import admin as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, argument_pk, decode, to_global_id
+from resolvers.settings import KNOWN
 from schema.common import After, Connection, First
 from schema.users import Role, User, UserStatus
 
@@ -218,7 +219,7 @@ class Admin:
             lambda: logic.count_audit_logs(ctx, flt),
         )
 
-    @strawberry.field(description="Every known setting with its current value.")
+    @strawberry.field(description=f"Every known setting ({len(KNOWN)}) with its current value.")
     async def settings(self, info: Info) -> list[Setting]:
         return [Setting.of(s) for s in await logic.list_settings(info.context)]
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from db import campaigns as db
+from db.abtests import MAX_TESTS_PER_CAMPAIGN
 from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.campaigns import CampaignRow, Transition
 from resolvers import analytics as analytics_logic
@@ -157,7 +158,8 @@ class Campaign(Node):
         return AnalyticsSummary.of(summary, self.budget.currency)
 
     @strawberry.field(
-        description="The campaign's A/B tests, oldest first.",
+        description="The campaign's A/B tests, oldest first: at most the first "
+        f"{MAX_TESTS_PER_CAMPAIGN}.",
         metadata=prefetch(
             lambda ctx, cs, _: ctx.loaders.ab_tests_by_campaign_id.load_many([c.pk for c in cs])
         ),

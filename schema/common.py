@@ -102,7 +102,15 @@ class Money:
         return cls(amount=Decimal(minor_units).scaleb(-2), currency=currency.strip())
 
 
-@strawberry.type(description="An expected failure of a mutation: bad input or a refused change.")
+# The most `userErrors` a payload holds (the query cost counts this many); no mutation finds
+# more today (updateSettings, the most, finds 51 at most).
+MAX_USER_ERRORS = 100
+
+
+@strawberry.type(
+    description="An expected failure of a mutation: bad input or a refused change. A payload's "
+    f"`userErrors` holds at most {MAX_USER_ERRORS}."
+)
 class UserError:
     field: list[str] | None = strawberry.field(
         description="Path to the input field at fault, relative to `input`; null when the "
@@ -121,7 +129,7 @@ class UserError:
 
     @classmethod
     def all(cls, problems: Sequence[Problem]) -> list[UserError]:
-        return [cls.of(p) for p in problems]
+        return [cls.of(p) for p in problems[:MAX_USER_ERRORS]]
 
 
 R = TypeVar("R")

@@ -94,11 +94,10 @@ class GraphQLApp(GraphQL[Context, None]):
                     503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
                 ) from None
             try:
-                if operation is None:
-                    return await self.run(request)
-                return await self._run_plain(request, operation)
+                response = await self._within_budget(request, operation)
             finally:
                 self._turns.release()
+            return _within_size(response)
         except HTTPException as exc:
             media = (
                 GRAPHQL_RESPONSE_JSON
@@ -112,6 +111,28 @@ class GraphQLApp(GraphQL[Context, None]):
                 media_type=media,
                 headers=headers.get(exc.status_code),
             )
+
+    async def _within_budget(
+        self, request: Request, operation: GraphQLRequestData | None
+    ) -> Response:
+        """The response, within the request's time budget. Past it the operations are
+        cancelled (asyncpg cancels a running statement, and a connection goes back to the
+        pool only once it is idle again: db/pool.py) and the client gets REQUEST_TIMEOUT."""
+        budget = limits.LIMITS.request_timeout_s
+        deadline = asyncio.timeout(budget)
+        try:
+            async with deadline:
+                if operation is None:
+                    return await self.run(request)
+                return await self._run_plain(request, operation)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # not ours
+            raise RequestRefused(
+                504,
+                f"The request took longer than its time budget of {budget:g} s; ask for less",
+                "REQUEST_TIMEOUT",
+            ) from None
 
     # --- the plain request: one operation POSTed as a JSON object ---------------------------
     # Nearly every request is this one. It skips Strawberry's generic `run` (request adapter,
@@ -197,7 +218,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         # Replaces Strawberry's check: a coded refusal naming the cap, and every entry must be
-        # an object (Strawberry would fail on `[1, 2]` with an AttributeError).
+        # an object (Strawberry would fail on `[1, 2]` with an AttributeError). Then the batch's
+        # fields and cost are summed against one budget, before any operation is validated.
         cap = limits.LIMITS.max_batch
         if len(request_data) > cap:
             raise RequestRefused(
@@ -212,6 +234,21 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise RequestRefused(400, "Each batched operation must be an object with a query")
             if not isinstance(item.get("variables"), dict | None):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
+        try:
+            limits.check_batch(
+                self.schema._schema,  # type: ignore[attr-defined]  # graphql-core's, behind ours
+                (
+                    (
+                        item["query"],
+                        item.get("variables") or {},
+                        name if isinstance(name := item.get("operationName"), str) else None,
+                    )
+                    for item in request_data
+                ),
+                limits.LIMITS,
+            )
+        except limits.LimitExceeded as exc:
+            raise RequestRefused(400, exc.message, (exc.extensions or {})["code"]) from None
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -247,6 +284,25 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
+
+
+def _within_size(response: Response) -> Response:
+    """`response`, or RESPONSE_TOO_LARGE in its place when its body is over the cap. The body
+    is whole at this point (pages PostgreSQL wrote included), so nothing of it has been sent.
+    The cost limit keeps most queries far below the cap; this is the backstop for what the
+    cost model does not see, such as long texts."""
+    cap = limits.LIMITS.max_response_bytes
+    size = len(getattr(response, "body", b""))
+    if size <= cap:
+        return response
+    return Response(
+        _error_body(
+            f"The response would be {size} bytes; the limit is {cap} bytes; ask for less",
+            "RESPONSE_TOO_LARGE",
+        ),
+        status_code=400,
+        media_type=response.headers.get("content-type", "application/json"),
+    )
 
 
 # --- request ids ----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db.accounts import MAX_ACCOUNTS_PER_USER
+from db.transactions import MAX_SPENDING_GROUPS
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
@@ -78,7 +80,10 @@ class User(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field(description="Linked bank and card accounts, oldest first.")
+    @strawberry.field(
+        description="Linked bank and card accounts, oldest first: at most the first "
+        f"{MAX_ACCOUNTS_PER_USER}."
+    )
     async def accounts(self, info: Info) -> list[Account]:
         rows = await info.context.loaders.accounts_by_user_id.load(self.pk)
         return [Account.from_row(r) for r in rows]
@@ -149,7 +154,8 @@ class User(Node):
         return RewardsSummary.from_rows(self.pk, rows)
 
     @strawberry.field(
-        description="Spending between two days (both inclusive, UTC), grouped, largest first."
+        description="Spending between two days (both inclusive, UTC), grouped, largest first: "
+        f"at most the {MAX_SPENDING_GROUPS} largest groups (`share` counts every group)."
     )
     async def spending(
         self,
