@@ -337,7 +337,8 @@ def _document(path: list[tuple[str, str]]) -> str:
         required = [a for a, arg in field_def.args.items() if isinstance(arg.type, GraphQLNonNull)]
         if required and coordinate not in ARGUMENTS:
             pytest.fail(f"{coordinate} needs arguments: add them to ARGUMENTS in {__name__}")
-        arguments = ARGUMENTS.get(coordinate, "")
+        # Small pages keep deep paths within the cost limit.
+        arguments = ARGUMENTS.get(coordinate, "(first: 2)" if "first" in field_def.args else "")
         named = _named(field_def.type)
         if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)):
             inner = f"{field_name}{arguments} {{ {_selection_of(named)} {inner} }}"
