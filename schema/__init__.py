@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -20,6 +21,7 @@ from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.errors import MaskInternalErrors, log_errors
 from schema.fast_execution import FastExecutionContext
+from schema.inputs import DATETIME_SCALAR, InputLimits
 from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
@@ -92,9 +94,11 @@ schema = Schema(
     mutation=Mutation,
     extensions=[
         QueryLimits,
+        InputLimits,
         MaskInternalErrors,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],
     execution_context_class=FastExecutionContext,
+    scalar_overrides={datetime: DATETIME_SCALAR},
 )

@@ -51,7 +51,8 @@ from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo, v
 
 from resolvers.context import Context
 from resolvers.warm import start_common_reads
-from schema import compiled, limits
+from resolvers.errors import BadUserInput
+from schema import compiled, inputs, limits
 from schema.fast_execution import FastExecutionContext
 
 # Document text -> its parsed, valid document, or None when it failed to parse or validate.
@@ -239,7 +240,8 @@ async def run(
         limits.check_operation(
             graphql_schema, document, operation.operation, variables or {}, limits.LIMITS
         )
-    except limits.LimitExceeded:
+        inputs.check_inputs(graphql_schema, document, operation.operation, variables or {})
+    except (limits.LimitExceeded, BadUserInput):
         return None
     executor = _Run(graphql_schema, operation, variable_values, context)
     if isinstance(context, Context):
