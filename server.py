@@ -110,11 +110,13 @@ def create_app(
     apply_migrations: bool = True,
     on_connect: Any = None,
     jwt_secret: str | None = None,
+    max_in_flight_per_viewer: int | None = None,
 ) -> Starlette:
     """Build the ASGI app; the pool opens (and migrations run) in the lifespan.
 
-    `dsn` defaults to DATABASE_URL and `jwt_secret` to JWT_SECRET. Tests pass their own
-    database, secret and a query counter.
+    `dsn` defaults to DATABASE_URL, `jwt_secret` to JWT_SECRET and `max_in_flight_per_viewer`
+    to MAX_IN_FLIGHT_PER_VIEWER (0: no cap). Tests pass their own database, secret and a query
+    counter.
     """
 
     @contextlib.asynccontextmanager
@@ -147,6 +149,10 @@ def create_app(
     graphql_app.admit(
         int(os.environ.get("MAX_IN_FLIGHT", IN_FLIGHT_PER_CONNECTION * bounds.max_size)),
         bounds.acquire_timeout_s,
+        # One caller may hold at most half the pool: the rest is always left to others.
+        int(os.environ.get("MAX_IN_FLIGHT_PER_VIEWER", max(1, bounds.max_size // 2)))
+        if max_in_flight_per_viewer is None
+        else max_in_flight_per_viewer,
     )
     app = Starlette(
         routes=[

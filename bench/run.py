@@ -199,6 +199,8 @@ def start_ours(
         "APP_ENV": "production",
         "LOG_LEVEL": "warning",
         "WORKERS": str(workers),
+        # A few viewers serve all of wrk's connections: no per-caller cap (bench/README.md).
+        "MAX_IN_FLIGHT_PER_VIEWER": "0",
     }
     cmd = [sys.executable, "server.py", "serve", "--port", str(port), "--workers", str(workers)]
     return start(cmd, env, logs / "ours.log")
