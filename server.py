@@ -297,6 +297,8 @@ def _serve(args: argparse.Namespace) -> None:
         # Longer than the idle timeout of common load balancers (60 s), so the server is not
         # the side that closes an idle keep-alive connection just as a request goes out on it.
         timeout_keep_alive=int(os.environ.get("HTTP_KEEP_ALIVE_S", "65")),
+        # Read deadlines and a connection cap (runtime.TimedHttpProtocol): uvicorn has neither.
+        http="runtime:TimedHttpProtocol",
         log_level=log_level,
         # uvicorn builds each access line's arguments (the quoted path among them) before the
         # logger's level drops it: off when the level would drop it anyway.
