@@ -311,7 +311,19 @@ def _migrate(args: argparse.Namespace) -> None:
     print(f"database at migration version {migrations.latest_version()}: {url.split('@')[-1]}")
 
 
+PUBLISHED_PASSWORDS_FLAG = "--with-published-passwords"
+
+
 def _seed(args: argparse.Namespace) -> None:
+    if os.environ.get("DATABASE_URL") and not args.with_published_passwords:
+        # The demo users' and generated users' passwords are in this repository and README:
+        # in a real database they are accounts anyone can sign in to, an ADMIN among them.
+        sys.exit(
+            "seed: refusing to load users whose passwords are published (the demo users, or "
+            "generated users) into DATABASE_URL; pass "
+            f"{PUBLISHED_PASSWORDS_FLAG} if this database is a throwaway one for demos or "
+            "benchmarks"
+        )
     sizes = (args.users, args.merchants, args.transactions_per_user, args.campaigns)
     if all(size is None for size in sizes):
         asyncio.run(_prepare_database(seed_demo=True))
@@ -445,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--campaigns", type=int, help="campaigns to generate")
     seed.add_argument(
         "--seed", type=int, default=1, help="random seed: same seed and day, same data"
+    )
+    seed.add_argument(
+        PUBLISHED_PASSWORDS_FLAG,
+        action="store_true",
+        help="allow seeding DATABASE_URL (refused without it: the users seeded have passwords "
+        "published in the README and the code); the embedded database needs no flag",
     )
     seed.set_defaults(func=_seed)
     commands.add_parser(
