@@ -26,7 +26,13 @@ from strawberry.types.graphql import OperationType
 
 from db.pool import take_turn
 from resolvers.auth import Credential
-from resolvers.context import Context, build_context, current_request_id, request_id_of
+from resolvers.context import (
+    Context,
+    build_context,
+    client_request_id_of,
+    current_request_id,
+    new_request_id,
+)
 from schema import limits
 
 log = logging.getLogger("campaign_graphql.http")
@@ -337,7 +343,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 class RequestIdMiddleware:
-    """Give every request an id (the caller's X-Request-ID or a new one) and echo it back."""
+    """Give every request the server's own id (logs, errors and the audit log carry it), and
+    answer with X-Request-ID: the caller's own, when it sent a sane one, else the server's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -346,14 +353,15 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(
+        given = client_request_id_of(
             Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
         )
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         token = current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
         try:
-            await self.app(scope, receive, _sending_id(send, request_id))
+            await self.app(scope, receive, _sending_id(send, given or request_id))
         finally:
             current_request_id.reset(token)
 
@@ -427,14 +435,16 @@ class GraphQLLane:
         if operation is None:
             await self.app(scope, _replaying(messages, receive), send)
             return
-        request_id = request_id_of(request)
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
         try:
             response = await self.graphql.answer(request, operation)
         finally:
             current_request_id.reset(token)
-        await response(scope, receive, _sending_id(send, request_id))
+        await response(
+            scope, receive, _sending_id(send, client_request_id_of(request) or request_id)
+        )
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:
