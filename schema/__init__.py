@@ -19,7 +19,7 @@ from schema.admin_mutations import AdminMutation
 from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
-from schema.errors import MaskInternalErrors, log_errors
+from schema.errors import MaskInternalErrors, hide_suggestions, log_errors
 from schema.fast_execution import FastExecutionContext
 from schema.inputs import DATETIME_SCALAR, InputLimits
 from schema.limits import QueryLimits
@@ -86,6 +86,7 @@ class Schema(strawberry.Schema):
             compiled.SKIP.reset(skip)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        hide_suggestions(errors)
         log_errors(errors, execution_context)
 
 

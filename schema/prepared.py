@@ -50,8 +50,8 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo, validate_document
 
 from resolvers.context import Context
-from resolvers.warm import start_common_reads
 from resolvers.errors import BadUserInput
+from resolvers.warm import start_common_reads
 from schema import compiled, inputs, limits
 from schema.fast_execution import FastExecutionContext
 
