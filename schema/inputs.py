@@ -305,20 +305,27 @@ class InputLimits(SchemaExtension):
 # --- timestamps in range --------------------------------------------------------------------
 
 
+# asyncpg writes these two as PostgreSQL's -infinity and infinity, and reads them back as
+# naive datetimes that no aware one can be compared with.
+_ENDS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def _timestamp_in_range(value: object) -> object:
-    """Strawberry's DateTime parsing, refusing a timestamp that has no UTC form in Python's
-    range (years 1 to 9999): `9999-12-31T23:00:00-05:00` is year 10000 in UTC, and would fail
-    when it is compared, stored or sent to PostgreSQL. A naive timestamp is read as UTC, as the
-    resolvers do."""
+    """Strawberry's DateTime parsing, refusing a timestamp whose UTC form is not strictly
+    inside Python's range (years 1 to 9999): `9999-12-31T23:00:00-05:00` is year 10000 in
+    UTC and fails in asyncpg; the range's two ends become +-infinity in PostgreSQL. A naive
+    timestamp is read as UTC, as the resolvers do."""
     parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc]  # set by Strawberry
     assert isinstance(parsed, datetime)
     try:
-        (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        utc = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
+        utc = _ENDS[0]
+    if utc in _ENDS:
         raise StrawberryInputCoercionError(
             f'Value cannot represent a DateTime: "{value}". It falls outside the years 1 to '
             "9999 in UTC."
-        ) from None
+        )
     return parsed
 
 
