@@ -39,7 +39,8 @@ from graphql import (
     is_enum_type,
 )
 
-from db.embedded import ROOT, EmbeddedPostgres
+from db import migrate
+from db.embedded import ROOT, EmbeddedPostgres, ensure_database
 from db.pool import PoolSettings
 from schema import errors as schema_errors
 from schema import inputs
@@ -48,7 +49,6 @@ from server import create_app
 from tests import factories as f
 from tests import member_factories as mf
 from tests.conftest import JWT_SECRET, Api, Cast, StatementCounter, _WithLifespanState, bearer
-from tests.test_db_faults import DB_NAME, fault_pg  # noqa: F401  (the fault-injection server)
 
 GRAPHQL = app_schema._schema  # graphql-core's schema behind Strawberry's
 CREATE = """
@@ -682,21 +682,39 @@ async def test_seed_with_the_flag_loads_the_demo_users(db_dsn: str) -> None:
 # --- a PostgreSQL crash ---------------------------------------------------------------------
 
 
+CRASH_DB = "cg_crash"
+
+
+@pytest.fixture(scope="module")
+async def crash_pg() -> AsyncIterator[EmbeddedPostgres]:
+    """A PostgreSQL of this module's own (.data/test-pg-crash): crashing it leaves the shared
+    test server, and test_db_faults.py's, alone."""
+    server = EmbeddedPostgres(ROOT / ".data" / "test-pg-crash")
+    await ensure_database(server.dsn(), CRASH_DB)
+    conn = await asyncpg.connect(server.dsn(CRASH_DB))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        await migrate.migrate(conn)
+    finally:
+        await conn.close()
+    yield server
+
+
 async def test_a_postgresql_crash_is_service_unavailable_never_internal(
-    fault_pg: EmbeddedPostgres,  # noqa: F811
+    crash_pg: EmbeddedPostgres,
 ) -> None:
     """A backend killed with SIGKILL makes PostgreSQL restart every connection (crash
     recovery); requests in flight and just after must be SERVICE_UNAVAILABLE, never
     INTERNAL_SERVER_ERROR, and the server serves again afterwards."""
     pool = PoolSettings(min_size=4, max_size=4, statement_timeout_ms=2000, acquire_timeout_s=2)
     application = create_app(
-        fault_pg.dsn(DB_NAME),
+        crash_pg.dsn(CRASH_DB),
         pool_settings=pool,
         apply_migrations=False,
         jwt_secret=JWT_SECRET,
         max_in_flight_per_viewer=0,
     )
-    conn = await asyncpg.connect(fault_pg.dsn(DB_NAME))
+    conn = await asyncpg.connect(crash_pg.dsn(CRASH_DB))
     try:
         admin = await conn.fetchval(
             "INSERT INTO users (email, name, role, password_hash)"
@@ -738,7 +756,7 @@ async def test_a_postgresql_crash_is_service_unavailable_never_internal(
             bodies = [{"query": CAMPAIGNS}] * 4 + [create] * 2
             askers = [asyncio.create_task(keep_asking(loop.time() + 6, b)) for b in bodies]
             await asyncio.sleep(0.5)
-            victim = await asyncpg.connect(fault_pg.dsn(DB_NAME))
+            victim = await asyncpg.connect(crash_pg.dsn(CRASH_DB))
             pid = victim.get_server_pid()
             os.kill(pid, signal.SIGKILL)  # crash recovery: every backend is terminated
             await asyncio.gather(*askers)
