@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,14 +29,8 @@ import asyncpg
 import httpx
 import pytest
 from graphql import (
-    GraphQLField,
     GraphQLInputObjectType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
     get_named_type,
-    is_composite_type,
-    is_enum_type,
 )
 
 from db import migrate
@@ -44,13 +38,19 @@ from db.embedded import ROOT, EmbeddedPostgres, ensure_database
 from db.pool import PoolSettings
 from schema import errors as schema_errors
 from schema import inputs
-from schema import schema as app_schema
 from server import create_app
 from tests import factories as f
 from tests import member_factories as mf
 from tests.conftest import JWT_SECRET, Api, Cast, StatementCounter, _WithLifespanState, bearer
+from tests.schema_positions import (
+    GRAPHQL,
+    Position,
+    all_coordinates,
+    document_for,
+    positions,
+    variable_for,
+)
 
-GRAPHQL = app_schema._schema  # graphql-core's schema behind Strawberry's
 CREATE = """
 mutation ($input: CreateCampaignInput!) {
   createCampaign(input: $input) { campaign { name } userErrors { field code message } }
@@ -99,99 +99,6 @@ async def test_an_over_long_search_literal_is_refused_too(cast: Cast) -> None:
 # --- every text argument has a cap: generated from the schema --------------------------------
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where an argument value sits: the operation, the fields to reach the field that takes
-    the argument, the argument, and the path inside it (input object fields)."""
-
-    operation: str  # "query" | "mutation"
-    fields: tuple[str, ...]
-    argument: str
-    inner: tuple[str, ...]
-    arg_type: Any  # the argument's GraphQL type
-    coordinate: str  # schema coordinate of the value: `Type.field(arg:)` or `Input.field`
-    scalar: str  # the named scalar at the position
-
-    @property
-    def path(self) -> str:
-        return ".".join((self.argument, *self.inner))
-
-
-def _routes() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each object type reachable from Query or Mutation through fields without required
-    arguments: its operation and the shortest field path."""
-    found: dict[str, tuple[str, tuple[str, ...]]] = {}
-    queue: list[tuple[str, GraphQLObjectType, tuple[str, ...]]] = [
-        ("query", GRAPHQL.query_type, ()),
-        ("mutation", GRAPHQL.mutation_type, ()),
-    ]
-    while queue:
-        operation, type_, path = queue.pop(0)
-        if type_.name in found:
-            continue
-        found[type_.name] = (operation, path)
-        if operation == "mutation":
-            continue  # mutation payloads are not followed: their inputs are the positions
-        for name, field in type_.fields.items():
-            named = get_named_type(field.type)
-            required = any(isinstance(a.type, GraphQLNonNull) for a in field.args.values())
-            if isinstance(named, GraphQLObjectType) and not required:
-                queue.append((operation, named, (*path, name)))
-    return found
-
-
-def _values(type_: Any, inner: tuple[str, ...], coordinate: str) -> Iterator[Any]:
-    """(inner path, coordinate, scalar name) of every scalar position inside an input type."""
-    while isinstance(type_, GraphQLNonNull | GraphQLList):
-        type_ = type_.of_type
-    if isinstance(type_, GraphQLInputObjectType):
-        for name, field in type_.fields.items():
-            yield from _values(field.type, (*inner, name), f"{type_.name}.{name}")
-    elif not is_enum_type(type_):
-        yield inner, coordinate, type_.name
-
-
-def positions() -> list[Position]:
-    routes = _routes()
-    found = []
-    for type_name, (operation, path) in routes.items():
-        type_ = GRAPHQL.get_type(type_name)
-        for field_name, field in type_.fields.items():
-            for arg_name, arg in field.args.items():
-                top = f"{type_name}.{field_name}({arg_name}:)"
-                for inner, coordinate, scalar in _values(arg.type, (), top):
-                    found.append(
-                        Position(
-                            operation,
-                            (*path, field_name),
-                            arg_name,
-                            inner,
-                            arg.type,
-                            coordinate,
-                            scalar,
-                        )
-                    )
-    return found
-
-
-def all_coordinates(scalar: str) -> set[str]:
-    """Every schema coordinate whose value is of the named scalar, reachable or not."""
-    out = set()
-    for type_ in GRAPHQL.type_map.values():
-        if type_.name.startswith("__"):
-            continue
-        if isinstance(type_, GraphQLInputObjectType):
-            for name, field in type_.fields.items():
-                if get_named_type(field.type).name == scalar:
-                    out.add(f"{type_.name}.{name}")
-        elif isinstance(type_, GraphQLObjectType):
-            for name, field in type_.fields.items():
-                for arg_name, arg in field.args.items():
-                    if get_named_type(arg.type).name == scalar:
-                        out.add(f"{type_.name}.{name}({arg_name}:)")
-    return out
-
-
 def test_every_string_argument_has_a_length_cap() -> None:
     missing = sorted(all_coordinates("String") - set(inputs.STRING_CAPS))
     assert not missing, "add to STRING_CAPS in schema/inputs.py:\n" + "\n".join(
@@ -215,45 +122,6 @@ def test_every_string_argument_has_a_length_cap() -> None:
             assert coordinate.split(".")[0] in mutation_inputs, coordinate
 
 
-def _document(position: Position, value_type: str) -> str:
-    """`query ($v: T) { a { b(arg: $v) { __typename } } }` for the position."""
-    field = GRAPHQL.query_type if position.operation == "query" else GRAPHQL.mutation_type
-    definitions: list[GraphQLField] = []
-    for name in position.fields:
-        definition = field.fields[name]
-        definitions.append(definition)
-        field = get_named_type(definition.type)
-    others = []
-    for name, arg in definitions[-1].args.items():
-        named = get_named_type(arg.type)
-        if name != position.argument and isinstance(arg.type, GraphQLNonNull):
-            if is_enum_type(named):
-                others.append(f"{name}: {next(iter(named.values))}")
-            else:
-                assert named.name == "Date", f"{position.coordinate}: fill required {name}"
-                others.append(f'{name}: "2026-01-01"')
-    call = ", ".join([f"{position.argument}: $v", *others])
-    selection = " { __typename }" if is_composite_type(get_named_type(field)) else ""
-    inner = f"{position.fields[-1]}({call}){selection}"
-    for name in reversed(position.fields[:-1]):
-        inner = f"{name} {{ {inner} }}"
-    return f"{position.operation} ($v: {value_type}) {{ {inner} }}"
-
-
-def _variable(position: Position, value: Any, base: dict[str, Any] | None = None) -> Any:
-    type_ = position.arg_type
-    while isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    if not position.inner:
-        return [value] if isinstance(type_, GraphQLList) else value
-    out: dict[str, Any] = json.loads(json.dumps(base or {}))
-    target = out
-    for name in position.inner[:-1]:
-        target = target.setdefault(name, {})
-    target[position.inner[-1]] = value
-    return out
-
-
 CAPPED = [
     p
     for p in positions()
@@ -273,14 +141,14 @@ async def test_text_over_its_cap_is_refused_naming_the_argument(
 ) -> None:
     cap = inputs.STRING_CAPS[position.coordinate]
     assert cap is not None
-    document = _document(position, str(position.arg_type))
+    document = document_for(position, str(position.arg_type))
     statements.reset()
-    over = await anon.gql(document, {"v": _variable(position, "z" * (cap + 1))})
+    over = await anon.gql(document, {"v": variable_for(position, "z" * (cap + 1))})
     [error] = over["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": position.path}
     assert f"is {cap + 1} characters long; the limit is {cap}" in error["message"]
     assert statements.count == 0
-    at_cap = await anon.gql(document, {"v": _variable(position, "z" * cap)})
+    at_cap = await anon.gql(document, {"v": variable_for(position, "z" * cap)})
     assert all("characters long" not in e["message"] for e in at_cap.get("errors") or ())
 
 
@@ -427,12 +295,12 @@ async def test_nasty_values_are_coded_errors_never_internal(
     assert chosen
     failures = []
     for position in chosen:
-        document = _document(position, str(position.arg_type))
+        document = document_for(position, str(position.arg_type))
         base = world.base(get_named_type(position.arg_type).name)
         for value in values:
             response = await api.client.post(
                 "/graphql",
-                json={"query": document, "variables": {"v": _variable(position, value, base)}},
+                json={"query": document, "variables": {"v": variable_for(position, value, base)}},
                 headers=api.headers,
             )
             body = response.json() if response.status_code < 500 else {}
