@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -17,8 +18,9 @@ from schema.admin_mutations import AdminMutation
 from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
-from schema.errors import MaskInternalErrors, log_errors
+from schema.errors import MaskInternalErrors, hide_suggestions, log_errors
 from schema.fast_execution import FastExecutionContext
+from schema.inputs import DATETIME_SCALAR, InputLimits
 from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
@@ -83,6 +85,7 @@ class Schema(strawberry.Schema):
             compiled.SKIP.reset(skip)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        hide_suggestions(errors)
         log_errors(errors, execution_context)
 
 
@@ -91,8 +94,9 @@ schema = Schema(
     mutation=Mutation,
     # QueryLimits also parses and validates each document once (schema/documents.py), in
     # place of Strawberry's ParserCache and ValidationCache.
-    extensions=[QueryLimits, MaskInternalErrors],
+    extensions=[QueryLimits, InputLimits, MaskInternalErrors],
     execution_context_class=FastExecutionContext,
+    scalar_overrides={datetime: DATETIME_SCALAR},
 )
 # Every list field has a worst-case length for the query cost, or the server does not start.
 list_lengths.check(schema._schema)

@@ -51,8 +51,9 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 
 from resolvers.context import Context
+from resolvers.errors import BadUserInput
 from resolvers.warm import start_common_reads
-from schema import compiled, documents, limits
+from schema import compiled, documents, inputs, limits
 from schema.fast_execution import FastExecutionContext
 
 _MAX_DOCUMENTS = 256  # operations remembered, as Strawberry's parser and validation caches
@@ -233,7 +234,8 @@ async def run(
         limits.check_operation(
             graphql_schema, document, operation.operation, variables or {}, limits.LIMITS
         )
-    except limits.LimitExceeded:
+        inputs.check_inputs(graphql_schema, document, operation.operation, variables or {})
+    except (limits.LimitExceeded, BadUserInput):
         return None
     executor = _Run(graphql_schema, operation, variable_values, context)
     if isinstance(context, Context):
