@@ -425,7 +425,10 @@ class _Walker:
             return length.max_days
         assert not isinstance(start, bool) and not isinstance(end, bool)
         end = end or self.today
-        start = start or end - timedelta(days=length.default_days - 1)
+        try:
+            start = start or end - timedelta(days=length.default_days - 1)
+        except OverflowError:  # a default period before year 1: the resolver refuses it
+            return 0
         days = (end - start).days + 1
         return days if 0 < days <= length.max_days else 0
 
