@@ -1,4 +1,5 @@
-"""How the process runs: production settings checked at start, and the HTTP body size limit.
+"""How the process runs: production settings checked at start, the HTTP body size limit, and
+read deadlines and a connection cap for slow clients.
 
 `APP_ENV=production` turns GraphiQL and introspection off and requires `DATABASE_URL` and a
 real `JWT_SECRET`; `CORS_ORIGINS` (comma-separated) lists the browser origins allowed to call.
@@ -6,12 +7,14 @@ real `JWT_SECRET`; `CORS_ORIGINS` (comma-separated) lists the browser origins al
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 PRODUCTION = "production"
 MIN_JWT_SECRET_LENGTH = 32
@@ -134,3 +137,91 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long a client may take to send a request, and how many connections a worker keeps
+    open (each environment variable's default in parentheses)."""
+
+    header_timeout_s: float = 10.0  # HTTP_HEADER_TIMEOUT_S: first byte to the end of headers
+    body_timeout_s: float = 30.0  # HTTP_BODY_TIMEOUT_S: end of headers to the end of the body
+    max_connections: int = 1000  # HTTP_MAX_CONNECTIONS: open connections per worker
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConnectionLimits:
+        env = os.environ if env is None else env
+        d = cls()
+        limits = cls(
+            header_timeout_s=float(env.get("HTTP_HEADER_TIMEOUT_S") or d.header_timeout_s),
+            body_timeout_s=float(env.get("HTTP_BODY_TIMEOUT_S") or d.body_timeout_s),
+            max_connections=int(env.get("HTTP_MAX_CONNECTIONS") or d.max_connections),
+        )
+        if min(limits.header_timeout_s, limits.body_timeout_s, limits.max_connections) <= 0:
+            raise ValueError(f"HTTP_* connection limits must be positive: {limits}")
+        return limits
+
+
+CONNECTION_LIMITS = ConnectionLimits.from_env()
+
+
+class TimedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with read deadlines and a cap on open connections.
+
+    uvicorn times out only idle keep-alive connections, and only after a response: a client
+    that connects and sends nothing, or sends its headers or body a byte every few seconds,
+    holds a connection (and, once its headers are in, a request task) forever; 600 of them
+    were all still open after 45 s. Here a request's headers must arrive within
+    `header_timeout_s` of its first byte (or of the connection, for the first request) and
+    its body within `body_timeout_s` of its headers, else the connection is closed (the
+    application, if it was reading the body, sees a disconnect). A worker with
+    `max_connections` open connections closes new ones at once.
+    """
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > CONNECTION_LIMITS.max_connections:
+            transport.close()  # connection_lost takes it out of `connections`
+            return
+        self._arm(CONNECTION_LIMITS.header_timeout_s)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+            # The first bytes of the next request on a kept-alive connection.
+            self._arm(CONNECTION_LIMITS.header_timeout_s)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._arm(CONNECTION_LIMITS.body_timeout_s)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the socket now belongs to the WebSocket protocol and its own timeouts
+        super().handle_websocket_upgrade()
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()

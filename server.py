@@ -110,11 +110,13 @@ def create_app(
     apply_migrations: bool = True,
     on_connect: Any = None,
     jwt_secret: str | None = None,
+    max_in_flight_per_viewer: int | None = None,
 ) -> Starlette:
     """Build the ASGI app; the pool opens (and migrations run) in the lifespan.
 
-    `dsn` defaults to DATABASE_URL and `jwt_secret` to JWT_SECRET. Tests pass their own
-    database, secret and a query counter.
+    `dsn` defaults to DATABASE_URL, `jwt_secret` to JWT_SECRET and `max_in_flight_per_viewer`
+    to MAX_IN_FLIGHT_PER_VIEWER (0: no cap). Tests pass their own database, secret and a query
+    counter.
     """
 
     @contextlib.asynccontextmanager
@@ -147,6 +149,10 @@ def create_app(
     graphql_app.admit(
         int(os.environ.get("MAX_IN_FLIGHT", IN_FLIGHT_PER_CONNECTION * bounds.max_size)),
         bounds.acquire_timeout_s,
+        # One caller may hold at most half the pool: the rest is always left to others.
+        int(os.environ.get("MAX_IN_FLIGHT_PER_VIEWER", max(1, bounds.max_size // 2)))
+        if max_in_flight_per_viewer is None
+        else max_in_flight_per_viewer,
     )
     app = Starlette(
         routes=[
@@ -301,6 +307,8 @@ def _serve(args: argparse.Namespace) -> None:
         # Longer than the idle timeout of common load balancers (60 s), so the server is not
         # the side that closes an idle keep-alive connection just as a request goes out on it.
         timeout_keep_alive=int(os.environ.get("HTTP_KEEP_ALIVE_S", "65")),
+        # Read deadlines and a connection cap (runtime.TimedHttpProtocol): uvicorn has neither.
+        http="runtime:TimedHttpProtocol",
         log_level=log_level,
         # uvicorn builds each access line's arguments (the quoted path among them) before the
         # logger's level drops it: off when the level would drop it anyway.
@@ -313,7 +321,19 @@ def _migrate(args: argparse.Namespace) -> None:
     print(f"database at migration version {migrations.latest_version()}: {url.split('@')[-1]}")
 
 
+PUBLISHED_PASSWORDS_FLAG = "--with-published-passwords"
+
+
 def _seed(args: argparse.Namespace) -> None:
+    if os.environ.get("DATABASE_URL") and not args.with_published_passwords:
+        # The demo users' and generated users' passwords are in this repository and README:
+        # in a real database they are accounts anyone can sign in to, an ADMIN among them.
+        sys.exit(
+            "seed: refusing to load users whose passwords are published (the demo users, or "
+            "generated users) into DATABASE_URL; pass "
+            f"{PUBLISHED_PASSWORDS_FLAG} if this database is a throwaway one for demos or "
+            "benchmarks"
+        )
     sizes = (args.users, args.merchants, args.transactions_per_user, args.campaigns)
     if all(size is None for size in sizes):
         asyncio.run(_prepare_database(seed_demo=True))
@@ -447,6 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--campaigns", type=int, help="campaigns to generate")
     seed.add_argument(
         "--seed", type=int, default=1, help="random seed: same seed and day, same data"
+    )
+    seed.add_argument(
+        PUBLISHED_PASSWORDS_FLAG,
+        action="store_true",
+        help="allow seeding DATABASE_URL (refused without it: the users seeded have passwords "
+        "published in the README and the code); the embedded database needs no flag",
     )
     seed.set_defaults(func=_seed)
     commands.add_parser(

@@ -114,7 +114,7 @@ async def prepare_database(reseed: bool) -> tuple[str, Dataset]:
         print(f"seeding: server.py seed {' '.join(SEED_ARGS)}", flush=True)
         started = time.perf_counter()
         subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
-            [sys.executable, "server.py", "seed", *SEED_ARGS],
+            [sys.executable, "server.py", "seed", "--with-published-passwords", *SEED_ARGS],
             env={**os.environ, "DATABASE_URL": dsn},
             cwd=ROOT,
             check=True,
@@ -199,6 +199,8 @@ def start_ours(
         "APP_ENV": "production",
         "LOG_LEVEL": "warning",
         "WORKERS": str(workers),
+        # A few viewers serve all of wrk's connections: no per-caller cap.
+        "MAX_IN_FLIGHT_PER_VIEWER": "0",
     }
     cmd = [sys.executable, "server.py", "serve", "--port", str(port), "--workers", str(workers)]
     return start(cmd, env, logs / "ours.log")

@@ -63,14 +63,24 @@ async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AbTestRow | N
     return [found.get(i) for i in ids]
 
 
-BY_CAMPAIGN_IDS = (
-    f"SELECT {COLUMNS} FROM ab_tests WHERE campaign_id = ANY($1::bigint[]) ORDER BY id"
-)
+# A campaign's tests and a test's variants are plain lists (no paging), so the query cost
+# needs a bound on each.
+MAX_TESTS_PER_CAMPAIGN = 10
+MAX_VARIANTS_PER_TEST = 10
+
+BY_CAMPAIGN_IDS = f"""
+SELECT t.* FROM unnest($1::bigint[]) AS k(campaign_id)
+CROSS JOIN LATERAL (
+    SELECT {COLUMNS} FROM ab_tests WHERE campaign_id = k.campaign_id ORDER BY id LIMIT $2
+) AS t
+ORDER BY t.id
+"""
 
 
 async def by_campaign_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list[AbTestRow]]:
+    """For each campaign id: its first MAX_TESTS_PER_CAMPAIGN tests, oldest first."""
     found: dict[int, list[AbTestRow]] = {i: [] for i in ids}
-    for r in await conn.fetch(BY_CAMPAIGN_IDS, ids):
+    for r in await conn.fetch(BY_CAMPAIGN_IDS, ids, MAX_TESTS_PER_CAMPAIGN):
         found[r["campaign_id"]].append(_row(r))
     return [found[i] for i in ids]
 
@@ -78,10 +88,14 @@ async def by_campaign_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list
 # The tests of many campaigns with each test's variants (in VARIANTS_BY_TEST_IDS's order),
 # in one statement: a page of campaigns with `abTests { variants }` costs one read, not two.
 WITH_VARIANTS_BY_CAMPAIGN_IDS = f"""
-SELECT {COLUMNS},
+SELECT t.*,
        ARRAY(SELECT ROW({VARIANT_COLUMNS}) FROM ab_test_variants v WHERE v.ab_test_id = t.id
-             ORDER BY v.is_control DESC, v.name) AS variants
-FROM ab_tests t WHERE campaign_id = ANY($1::bigint[]) ORDER BY id
+             ORDER BY v.is_control DESC, v.name LIMIT $3) AS variants
+FROM unnest($1::bigint[]) AS k(campaign_id)
+CROSS JOIN LATERAL (
+    SELECT {COLUMNS} FROM ab_tests WHERE campaign_id = k.campaign_id ORDER BY id LIMIT $2
+) AS t
+ORDER BY t.id
 """
 
 
@@ -90,7 +104,9 @@ async def with_variants_by_campaign_ids(
 ) -> list[list[tuple[AbTestRow, list[VariantRow]]]]:
     """For each campaign id: its tests, oldest first, each with its variants."""
     found: dict[int, list[tuple[AbTestRow, list[VariantRow]]]] = {i: [] for i in ids}
-    for r in await conn.fetch(WITH_VARIANTS_BY_CAMPAIGN_IDS, ids):
+    for r in await conn.fetch(
+        WITH_VARIANTS_BY_CAMPAIGN_IDS, ids, MAX_TESTS_PER_CAMPAIGN, MAX_VARIANTS_PER_TEST
+    ):
         values = dict(r)
         variants = [VariantRow(*v) for v in values.pop("variants")]
         found[r["campaign_id"]].append((_row_of(values), variants))
@@ -99,14 +115,19 @@ async def with_variants_by_campaign_ids(
 
 # The control first, then the others by name.
 VARIANTS_BY_TEST_IDS = f"""
-SELECT {VARIANT_COLUMNS} FROM ab_test_variants WHERE ab_test_id = ANY($1::bigint[])
-ORDER BY ab_test_id, is_control DESC, name
+SELECT v.* FROM unnest($1::bigint[]) AS k(ab_test_id)
+CROSS JOIN LATERAL (
+    SELECT {VARIANT_COLUMNS} FROM ab_test_variants WHERE ab_test_id = k.ab_test_id
+    ORDER BY is_control DESC, name LIMIT $2
+) AS v
+ORDER BY v.ab_test_id, v.is_control DESC, v.name
 """
 
 
 async def variants_by_test_ids(conn: asyncpg.Connection, ids: list[int]) -> list[list[VariantRow]]:
+    """For each test id: its first MAX_VARIANTS_PER_TEST variants, the control first."""
     found: dict[int, list[VariantRow]] = {i: [] for i in ids}
-    for r in await conn.fetch(VARIANTS_BY_TEST_IDS, ids):
+    for r in await conn.fetch(VARIANTS_BY_TEST_IDS, ids, MAX_VARIANTS_PER_TEST):
         found[r["ab_test_id"]].append(VariantRow(**dict(r)))
     return [found[i] for i in ids]
 

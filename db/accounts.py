@@ -51,12 +51,21 @@ async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AccountRow | 
     return [found.get(i) for i in ids]
 
 
-BY_USER_IDS = f"SELECT {COLUMNS} FROM accounts WHERE user_id = ANY($1::bigint[]) ORDER BY id"
+# A user's accounts are a plain list (no paging), so the query cost needs a bound on it.
+MAX_ACCOUNTS_PER_USER = 50
+
+BY_USER_IDS = f"""
+SELECT a.* FROM unnest($1::bigint[]) AS k(user_id)
+CROSS JOIN LATERAL (
+    SELECT {COLUMNS} FROM accounts WHERE user_id = k.user_id ORDER BY id LIMIT $2
+) AS a
+ORDER BY a.id
+"""
 
 
 async def by_user_ids(conn: asyncpg.Connection, user_ids: list[int]) -> list[list[AccountRow]]:
-    """Each user's accounts, oldest first."""
+    """Each user's accounts, oldest first: the first MAX_ACCOUNTS_PER_USER."""
     found: dict[int, list[AccountRow]] = {u: [] for u in user_ids}
-    for r in await conn.fetch(BY_USER_IDS, user_ids):
+    for r in await conn.fetch(BY_USER_IDS, user_ids, MAX_ACCOUNTS_PER_USER):
         found[r["user_id"]].append(_row(r))
     return [found[u] for u in user_ids]

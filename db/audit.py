@@ -11,8 +11,9 @@ import asyncpg
 from db.pagination import Keyset, Page, PageRequest, count, fetch_page
 
 INSERT = """
-INSERT INTO audit_logs (actor_id, action, target_type, target_id, before, after, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO audit_logs
+    (actor_id, action, target_type, target_id, before, after, request_id, client_request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
 
@@ -26,8 +27,19 @@ async def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> None:
-    await conn.execute(INSERT, actor_id, action, target_type, target_id, before, after, request_id)
+    await conn.execute(
+        INSERT,
+        actor_id,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
+        request_id,
+        client_request_id,
+    )
 
 
 @dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
@@ -41,9 +53,13 @@ class AuditRow:
     after: dict[str, Any] | None
     request_id: str | None
     created_at: datetime
+    client_request_id: str | None
 
 
-COLUMNS = "id, actor_id, action, target_type, target_id, before, after, request_id, created_at"
+COLUMNS = (
+    "id, actor_id, action, target_type, target_id, before, after, request_id, created_at,"
+    " client_request_id"
+)
 # Newest first: the question an auditor asks is "what happened lately".
 KEYSET = Keyset(("created_at", "id"), descending=True)
 

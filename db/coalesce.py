@@ -34,6 +34,20 @@ import asyncpg
 Fetch = Callable[[asyncpg.Connection, list[Any]], Awaitable[Sequence[Any]]]
 
 
+class ReadCancelled(ConnectionError):
+    """A shared read was cancelled before it answered. The requests waiting on it were not
+    cancelled themselves: for them the database did not answer (a ConnectionError, which they
+    report as SERVICE_UNAVAILABLE), where the CancelledError itself would end each of them as
+    if it had been cancelled, past every error handler."""
+
+
+def waiting_error(exc: BaseException) -> BaseException:
+    """What a request waiting on a shared read gets when the read failed with `exc`."""
+    if isinstance(exc, asyncio.CancelledError):
+        return ReadCancelled("The read was cancelled before the database answered")
+    return exc
+
+
 class Coalescer:
     """`load(keys)`: the fetch's results for `keys`, read together with the other batches
     asked for in the same event-loop turn (see the module doc)."""
@@ -78,7 +92,7 @@ class Coalescer:
         except BaseException as exc:  # noqa: BLE001 (handed to every waiting request)
             for _keys, future in waiting:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(waiting_error(exc))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
@@ -92,7 +106,7 @@ class Coalescer:
             results = await self._read(keys)
         except BaseException as exc:  # noqa: BLE001 (the request's own error)
             if not future.done():
-                future.set_exception(exc)
+                future.set_exception(waiting_error(exc))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return

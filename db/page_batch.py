@@ -114,10 +114,12 @@ class RenderedRows:
     """How a table's page is read when PostgreSQL writes its JSON (db/render.py): `keys`,
     what the connection still needs of a row (its id, parent and sort key), and `to_row`,
     which makes the page's row of those values followed by the row's JSON (or "" when the
-    page's lists are written whole)."""
+    page's lists are written whole); `owner`, the key naming the user each row belongs to,
+    which the rows' visibility rule reads."""
 
     keys: tuple[str, ...]
     to_row: Callable[..., Any]
+    owner: str
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,11 @@ class RenderedLists:
 @dataclass(slots=True)
 class RenderedPage:
     """A page read as `RenderedLists`: the JSON arrays, in the order of the expressions; the
-    first and last rows (`RenderedRows.to_row` of their keys), None on an empty page."""
+    first and last rows (`RenderedRows.to_row` of their keys), None on an empty page; the
+    owner of each row in the arrays (`RenderedRows.owner`), in the same order."""
 
     lists: tuple[str, ...]
+    owners: list[int]
     has_next_page: bool
     has_previous_page: bool
     first: Any
@@ -159,6 +163,10 @@ async def fetch_rendered_pages(
             f"coalesce('[' || string_agg(y.l{i}, ',' ORDER BY {page_order})"
             f" FILTER (WHERE y.rn <= ${kept}) || ']', '[]') AS l{i}"
         )
+    aggregates.append(
+        f"coalesce(array_agg(y.{rendered.owner} ORDER BY {page_order})"
+        f" FILTER (WHERE y.rn <= ${kept}), '{{}}') AS owners"
+    )
     for c in rendered.keys:  # the first and the last row read of the page's rows
         aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = 1) AS h_{c}")
         aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = least(y.n_read, ${kept})) AS t_{c}")
@@ -189,6 +197,7 @@ ORDER BY k.n
         out.append(
             RenderedPage(
                 lists=tuple(r[f"l{i}"] for i in range(n_lists)),
+                owners=r["owners"],
                 has_next_page=has_next,
                 has_previous_page=has_previous,
                 first=head if forward else tail,

@@ -59,8 +59,13 @@ class RenderedReward:
     earned_at: datetime
     json: str
 
+    @property
+    def owner_pk(self) -> int:
+        """The user the row belongs to (what its visibility rule reads)."""
+        return self.user_id
 
-RENDERED = RenderedRows(("id", "user_id", "earned_at"), RenderedReward)
+
+RENDERED = RenderedRows(("id", "user_id", "earned_at"), RenderedReward, owner="user_id")
 
 
 def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list[Any]]:

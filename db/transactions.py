@@ -63,8 +63,13 @@ class RenderedTransaction:
     occurred_at: datetime
     json: str
 
+    @property
+    def owner_pk(self) -> int:
+        """The user the row belongs to (what its visibility rule reads)."""
+        return self.user_id
 
-RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction)
+
+RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction, owner="user_id")
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,10 @@ _GROUP_KEY = {
     SpendingGroup.MONTH: "to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM')",
 }
 
+# Categories, merchants and months are unbounded, so only the largest groups are returned
+# (the query cost counts this many per `spending`); `share` still counts every group.
+MAX_SPENDING_GROUPS = 100
+
 # Keyed by (user, from, to): one statement serves every user and period a request asks about.
 # `share` is the bucket's part of the period's spending in its currency.
 SPENDING = """
@@ -164,10 +173,16 @@ WITH k AS (
      AND t.occurred_at >= k.day_from::timestamp AT TIME ZONE 'UTC'
      AND t.occurred_at < (k.day_to + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY k.n, 2, t.currency
+), ranked AS (
+    SELECT n, key, merchant_id, currency, total_cents, count,
+           total_cents::float8 / nullif(sum(total_cents) OVER (PARTITION BY n, currency), 0)
+               AS share,
+           row_number() OVER (PARTITION BY n ORDER BY total_cents DESC, key, currency) AS rank
+    FROM g
 )
-SELECT n, key, merchant_id, currency, total_cents, count,
-       total_cents::float8 / nullif(sum(total_cents) OVER (PARTITION BY n, currency), 0) AS share
-FROM g
+SELECT n, key, merchant_id, currency, total_cents, count, share
+FROM ranked
+WHERE rank <= $4
 ORDER BY n, total_cents DESC, key
 """
 
@@ -175,11 +190,15 @@ ORDER BY n, total_cents DESC, key
 async def spending(
     conn: asyncpg.Connection, group: SpendingGroup, keys: list[tuple[int, date, date]]
 ) -> list[list[SpendingBucket]]:
-    """For each (user, from, to): buckets, largest total first."""
+    """For each (user, from, to): the MAX_SPENDING_GROUPS largest buckets, largest first."""
     sql = SPENDING.format(key=_GROUP_KEY[group])
     found: dict[int, list[SpendingBucket]] = {n: [] for n in range(1, len(keys) + 1)}
     records = await conn.fetch(
-        sql, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+        sql,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        MAX_SPENDING_GROUPS,
     )
     for r in records:
         month = None

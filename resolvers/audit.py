@@ -46,4 +46,5 @@ async def record(
         before=before,
         after=after,
         request_id=ctx.request_id,
+        client_request_id=ctx.client_request_id,
     )

@@ -21,6 +21,7 @@ import jwt
 from db.campaigns import CampaignFilter, CampaignStatus
 from db.users import Role, UserRow, UserStatus
 from resolvers.errors import Forbidden, Unauthenticated
+from resolvers.visibility import MEMBER_CAMPAIGN_STATUSES, STAFF_ROLES
 
 if TYPE_CHECKING:
     from resolvers.context import Context
@@ -275,24 +276,7 @@ ADMIN = Rule("admins only", frozenset({Role.ADMIN}))
 SELF_OR_ADMIN = Rule("the user themself and admins only", frozenset({Role.ADMIN}), owner=True)
 
 
-# --- object rules: which objects a viewer may see -------------------------------------------
-
-STAFF_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
-MEMBER_CAMPAIGN_STATUSES = (CampaignStatus.ACTIVE,)
-
-
-def may_see_user(viewer: UserRow | None, user_id: int) -> bool:
-    """Staff see every user; a member sees only themself."""
-    if viewer is None:
-        return False
-    return viewer.role in STAFF_ROLES or viewer.id == user_id
-
-
-def may_see_campaign(viewer: UserRow | None, status: CampaignStatus) -> bool:
-    """Staff see every campaign; a member sees ACTIVE campaigns only."""
-    if viewer is None:
-        return False
-    return viewer.role in STAFF_ROLES or status in MEMBER_CAMPAIGN_STATUSES
+# --- list scopes: the rows a list may hold for a viewer ---------------------------------------
 
 
 def campaign_statuses_for(

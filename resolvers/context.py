@@ -45,6 +45,8 @@ class Context:
     tokens: Tokens | None = None
     # The signed-in viewer's session (from the token, or opened by `login`), for `logout`.
     session_id: str | None = None
+    # The caller's X-Request-ID, if sane: for correlating with the caller's own logs only.
+    client_request_id: str | None = None
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.pool)
@@ -64,12 +66,21 @@ class Context:
 Info: TypeAlias = strawberry.Info[Context, None]
 
 
-def request_id_of(request: Request | WebSocket) -> str:
-    """The caller's X-Request-ID when it is sane, else a fresh one."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    if 0 < len(given) <= 128 and given.isascii() and given.isprintable():
-        return given
+CLIENT_REQUEST_ID_MAX = 128
+
+
+def new_request_id() -> str:
+    """The server's own id for a request: what logs, errors and the audit log carry. Never
+    the caller's, which anyone can set to anything (another request's id, say)."""
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def client_request_id_of(request: Request | WebSocket) -> str | None:
+    """The caller's X-Request-ID when it is printable ASCII of at most 128 characters."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    if 0 < len(given) <= CLIENT_REQUEST_ID_MAX and given.isascii() and given.isprintable():
+        return given
+    return None
 
 
 async def build_context(
@@ -82,7 +93,8 @@ async def build_context(
         request=request,
         response=response,
         pool=pool,
-        request_id=getattr(request.state, "request_id", None) or request_id_of(request),
+        request_id=getattr(request.state, "request_id", None) or new_request_id(),
+        client_request_id=client_request_id_of(request),
         credential=Credential.from_header(request.headers.get("authorization"), tokens),
         tokens=tokens,
     )

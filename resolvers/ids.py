@@ -7,8 +7,9 @@ import binascii
 
 from resolvers.errors import BadUserInput
 
-# A bigint primary key never has more digits than this; longer input is malformed.
-_MAX_PK_DIGITS = 19
+# Primary keys are bigint: a larger number names no row, and PostgreSQL refuses it as a
+# parameter (asyncpg raises OverflowError), so it is malformed input.
+MAX_BIGINT = 2**63 - 1
 
 
 class InvalidGlobalId(ValueError):
@@ -26,8 +27,11 @@ def decode(global_id: str) -> tuple[str, int]:
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidGlobalId(f"{global_id!r} is not a valid ID") from exc
     type_name, sep, pk = raw.partition(":")
-    if not sep or not type_name or not pk.isdigit() or len(pk) > _MAX_PK_DIGITS:
+    # isascii: str.isdigit() also accepts digits such as '²' that int() refuses.
+    if not sep or not type_name or not (pk.isascii() and pk.isdigit()) or len(pk) > 19:
         raise InvalidGlobalId(f"{global_id!r} is not a valid ID")
+    if int(pk) > MAX_BIGINT:
+        raise InvalidGlobalId(f"{global_id!r} is not a valid ID (its key is out of range)")
     return type_name, int(pk)
 
 

@@ -29,7 +29,7 @@ from db import (
     transactions,
     users,
 )
-from db.coalesce import Coalescer, coalescer_for
+from db.coalesce import Coalescer, ReadCancelled, coalescer_for
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -82,6 +82,13 @@ class _Loader(DataLoader[Any, Any]):
     def load(self, key: Any) -> asyncio.Future[Any]:
         cached = self._cache.get(key)
         if cached is not None:
+            if not cached.cancelled():
+                return cached
+            # Cancelled by an earlier awaiter that was itself cancelled (a sibling field the
+            # executor gave up on). This awaiter was not: for it the read failed, as a failed
+            # batch's keys stay failed (above), never a CancelledError it did not ask for.
+            cached = self._cache[key] = self.loop.create_future()
+            cached.set_exception(_cancelled())
             return cached
         if key is None:
             raise TypeError(
@@ -154,10 +161,10 @@ def _deliver(
     """What aiodataloader's `dispatch_queue_batch` does with a batch's values: each key gets
     its value (an Exception value fails that key), and a failed batch fails every key of it.
     Unlike aiodataloader, the failed keys stay cached (see `_Loader`)."""
-    if found.cancelled():
+    if found.cancelled():  # the batch's Task, cancelled (at shutdown, say)
         for q in queue:
-            loader.clear(q.key)
-            q.future.cancel()
+            if not q.future.done():
+                q.future.set_exception(_cancelled())
         return
     try:
         values = found.result()
@@ -180,6 +187,10 @@ def _deliver(
             _settle(q.future, value)
 
 
+def _cancelled() -> ReadCancelled:
+    return ReadCancelled("The read was cancelled before the database answered")
+
+
 def _settle(future: asyncio.Future[Any], value: Any) -> None:
     """A primed value's future, as aiodataloader's `prime` makes it."""
     if isinstance(value, Exception):
@@ -200,7 +211,7 @@ def _settle_when_done(
     if whole.done():  # cancelled by its awaiter meanwhile
         return
     if any(future.cancelled() for future in futures):
-        whole.cancel()
+        whole.set_exception(_cancelled())
         return
     # Every key's error is read (as asyncio.gather does), so none is logged as never retrieved.
     errors = [error for error in (future.exception() for future in futures) if error is not None]

@@ -25,12 +25,10 @@ MAX_AFFINITIES = 100
 DEFAULT_AFFINITIES = 10
 
 
-async def user(ctx: Context, global_id: str) -> UserRow:
-    """The user with this ID; an unknown or malformed ID is BAD_USER_INPUT naming `id`."""
+async def user(ctx: Context, global_id: str) -> UserRow | None:
+    """The user with this ID, or None; a malformed ID is BAD_USER_INPUT naming `id`."""
     pk = argument_pk(global_id, "User", "id")
     row: UserRow | None = await ctx.loaders.user_by_id.load(pk)
-    if row is None:
-        raise BadUserInput("No user has this ID", "id")
     return row
 
 

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -51,15 +51,29 @@ class CursorKind:
             if len(values) != len(self.parsers):
                 raise ValueError("wrong key length")
             return tuple(parse(v) for parse, v in zip(self.parsers, values, strict=True))
-        except (ValueError, TypeError, IndexError, binascii.Error, UnicodeError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            IndexError,
+            OverflowError,
+            binascii.Error,
+            UnicodeError,
+        ) as exc:
             raise BadUserInput(
                 f"`{argument}` is not a cursor of this connection", argument
             ) from exc
 
 
+# Sort keys are bigint or timestamptz columns; PostgreSQL (through asyncpg) refuses values
+# outside their range with an exception that is not the client's input error.
+_BIGINT = range(-(2**63), 2**63)
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("not an integer")
+    if value not in _BIGINT:
+        raise ValueError("out of range")
     return value
 
 
@@ -73,6 +87,7 @@ def _datetime(value: Any) -> datetime:
     parsed = datetime.fromisoformat(_str(value))
     if parsed.tzinfo is None:
         raise ValueError("naive timestamp")
+    parsed.astimezone(UTC)  # OverflowError when its UTC form is outside years 1..9999
     return parsed
 
 

@@ -20,7 +20,14 @@ def period(
     """(from, to), both inclusive. A missing `to` is today (UTC); a missing `from` is
     `default_days` days up to `to`. Refuses `to` before `from` and periods over `max_days`."""
     to = day_to or datetime.now(UTC).date()
-    start = day_from or to - timedelta(days=default_days - 1)
+    try:
+        start = day_from or to - timedelta(days=default_days - 1)
+    except OverflowError:  # `to` within the default span of 0001-01-01
+        raise BadUserInput(
+            f"`to` ({to.isoformat()}) leaves no room for the default period of {default_days} "
+            "days; pass `from` too",
+            "to",
+        ) from None
     if to < start:
         raise BadUserInput(
             f"`to` ({to.isoformat()}) must not be before `from` ({start.isoformat()})", "to"

@@ -183,6 +183,7 @@ async def create_user_on(
     *,
     actor_id: int | None,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Outcome[UserRow]:
     """Validate and insert a user with its audit row, on `conn` (which the caller owns).
 
@@ -210,13 +211,20 @@ async def create_user_on(
             before=None,
             after=audit.snapshot(row),
             request_id=request_id,
+            client_request_id=client_request_id,
         )
     return Outcome(row)
 
 
 async def create_user(ctx: Context, given: NewUser) -> Outcome[UserRow]:
     async with ctx.connection() as conn:
-        return await create_user_on(conn, given, actor_id=ctx.viewer_id, request_id=ctx.request_id)
+        return await create_user_on(
+            conn,
+            given,
+            actor_id=ctx.viewer_id,
+            request_id=ctx.request_id,
+            client_request_id=ctx.client_request_id,
+        )
 
 
 async def update_user(

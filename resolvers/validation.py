@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from resolvers.errors import ErrorCode, Problem
 from resolvers.ids import InvalidGlobalId, from_global_id
 
 # bigint's ceiling in minor units, with room to add.
 MAX_MINOR_UNITS = 10**15
+CENT = Decimal("0.01")
 
 
 class Checker:
@@ -32,23 +33,27 @@ class Checker:
         return cleaned
 
     def hundredths(self, field: str, value: Decimal, *, maximum: int = MAX_MINOR_UNITS) -> int:
-        """A non-negative decimal with at most two places, as an integer of hundredths."""
-        try:
-            scaled = value * 100
-            if not value.is_finite() or scaled != scaled.to_integral_value():
-                raise InvalidOperation
-        except InvalidOperation:
-            self.fail(
-                field, f"{field} must be a number with at most 2 decimal places", ErrorCode.INVALID
-            )
+        """A non-negative decimal with at most two places, as an integer of hundredths.
+
+        Compared before any arithmetic: scaling `1e999999999` overflows the decimal context,
+        and `1e-999999999` would silently round to 0.
+        """
+        if not value.is_finite():
+            self.fail(field, f"{field} must be a finite number", ErrorCode.INVALID)
             return 0
         if value < 0:
             self.fail(field, f"{field} must not be negative", ErrorCode.NEGATIVE)
             return 0
-        if scaled > maximum:
+        if value > Decimal(maximum) / 100:
             self.fail(field, f"{field} must be at most {Decimal(maximum) / 100}", ErrorCode.INVALID)
             return 0
-        return int(scaled)
+        cents = value.quantize(CENT)
+        if cents != value:
+            self.fail(
+                field, f"{field} must be a number with at most 2 decimal places", ErrorCode.INVALID
+            )
+            return 0
+        return int(cents * 100)
 
     def currency(self, field: str, value: str) -> str:
         code = value.strip().upper()

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from schema import compiled, permissions, prepared
+from schema import compiled, list_lengths, permissions, prepared
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
 from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
-from schema.errors import MaskInternalErrors, log_errors
+from schema.errors import MaskInternalErrors, hide_suggestions, log_errors
 from schema.fast_execution import FastExecutionContext
+from schema.inputs import DATETIME_SCALAR, InputLimits
 from schema.limits import QueryLimits
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
@@ -85,18 +86,18 @@ class Schema(strawberry.Schema):
             compiled.SKIP.reset(skip)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        hide_suggestions(errors)
         log_errors(errors, execution_context)
 
 
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[
-        QueryLimits,
-        SignInLimit,
-        MaskInternalErrors,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ],
+    # QueryLimits also parses and validates each document once (schema/documents.py), in
+    # place of Strawberry's ParserCache and ValidationCache.
+    extensions=[QueryLimits, InputLimits, SignInLimit, MaskInternalErrors],
     execution_context_class=FastExecutionContext,
+    scalar_overrides={datetime: DATETIME_SCALAR},
 )
+# Every list field has a worst-case length for the query cost, or the server does not start.
+list_lengths.check(schema._schema)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import abtests as db
-from db.abtests import AbTestRow, VariantRow
+from db.abtests import MAX_VARIANTS_PER_TEST, AbTestRow, VariantRow
 from resolvers import abtests as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
+from resolvers.visibility import Missing
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 from schema.fast_execution import prefetch
 
@@ -111,7 +112,7 @@ class AbTest(Node):
         return Campaign.from_row(row) if row else None
 
     @strawberry.field(
-        description="The variants, control first.",
+        description=f"The variants, control first: at most {MAX_VARIANTS_PER_TEST}.",
         metadata=prefetch(
             lambda ctx, tests, _: ctx.loaders.variants_by_ab_test_id.load_many(
                 [t.pk for t in tests]
@@ -163,7 +164,8 @@ class AbTestQuery:
         id: Annotated[strawberry.ID, strawberry.argument(description="The test's ID.")],
     ) -> AbTest | None:
         row = await logic.ab_test(info.context, id)
-        return AbTest.from_row(row) if row else None
+        # The Guard answers Missing as null or FORBIDDEN (schema/permissions.py).
+        return AbTest.from_row(row) if row else Missing(AbTest)  # type: ignore[return-value]
 
     @strawberry.field(
         description="A/B tests, newest first. Page size: `first`/`last` default 20, at most "

@@ -15,6 +15,7 @@ from resolvers import admin as logic
 from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, argument_pk, decode, to_global_id
+from resolvers.settings import KNOWN
 from schema.common import After, Connection, First
 from schema.users import Role, User, UserStatus
 
@@ -49,7 +50,12 @@ class AuditLogEntry:
     before: JSON | None = strawberry.field(description="The changed fields before the change.")
     after: JSON | None = strawberry.field(description="The changed fields after the change.")
     request_id: str | None = strawberry.field(
-        description="The X-Request-ID of the request that made the change."
+        description="The server's id of the request that made the change (its log lines and "
+        "errors carry the same id)."
+    )
+    client_request_id: str | None = strawberry.field(
+        description="The X-Request-ID the caller sent with that request, if any (at most 128 "
+        "printable ASCII characters): the caller's claim, for matching its own logs."
     )
     created_at: datetime = strawberry.field(description="When it happened.")
     actor_pk: strawberry.Private[int | None]
@@ -67,6 +73,7 @@ class AuditLogEntry:
             before=row.before,
             after=row.after,
             request_id=row.request_id,
+            client_request_id=row.client_request_id,
             created_at=row.created_at,
             actor_pk=row.actor_id,
         )
@@ -218,7 +225,7 @@ class Admin:
             lambda: logic.count_audit_logs(ctx, flt),
         )
 
-    @strawberry.field(description="Every known setting with its current value.")
+    @strawberry.field(description=f"Every known setting ({len(KNOWN)}) with its current value.")
     async def settings(self, info: Info) -> list[Setting]:
         return [Setting.of(s) for s in await logic.list_settings(info.context)]
 

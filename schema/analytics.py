@@ -112,7 +112,8 @@ class AffinitySummary:
         description="Mean of all scores; null when there are none."
     )
     top_merchants: list[MerchantScore] = strawberry.field(
-        description="Merchants with the highest mean score, best first."
+        description="Merchants with the highest mean score, best first: as many as "
+        f"`topMerchants` asks (at most {logic.MAX_TOP_MERCHANTS})."
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from db import campaigns as db
+from db.abtests import MAX_TESTS_PER_CAMPAIGN
 from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.campaigns import CampaignRow, Transition
 from resolvers import analytics as analytics_logic
@@ -17,6 +18,7 @@ from resolvers import campaigns as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.outcome import Outcome
+from resolvers.visibility import Missing
 from schema.abtests import AbTest
 from schema.analytics import AnalyticsSummary, DailyAnalytics, From, To
 from schema.common import (
@@ -156,7 +158,8 @@ class Campaign(Node):
         return AnalyticsSummary.of(summary, self.budget.currency)
 
     @strawberry.field(
-        description="The campaign's A/B tests, oldest first.",
+        description="The campaign's A/B tests, oldest first: at most the first "
+        f"{MAX_TESTS_PER_CAMPAIGN}.",
         metadata=prefetch(
             lambda ctx, cs, _: ctx.loaders.ab_tests_by_campaign_id.load_many([c.pk for c in cs])
         ),
@@ -193,14 +196,18 @@ class CampaignFilter:
 
 @strawberry.type
 class CampaignQuery:
-    @strawberry.field(description="One campaign by ID; null when none has it.")
+    @strawberry.field(
+        description="One campaign by ID; null when none has it. A member may see ACTIVE "
+        "campaigns only: any other, or an unknown ID, is null with a FORBIDDEN error."
+    )
     async def campaign(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")],
     ) -> Campaign | None:
         row = await info.context.loaders.campaign_by_id.load(argument_pk(id, "Campaign", "id"))
-        return Campaign.from_row(row) if row else None
+        # The Guard answers Missing as null or FORBIDDEN (schema/permissions.py).
+        return Campaign.from_row(row) if row else Missing(Campaign)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Campaigns, newest first. Page size: `first`/`last` default 20, at most "

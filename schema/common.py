@@ -14,6 +14,7 @@ from db.page_batch import RenderedLists, RenderedPage
 from db.pagination import Page
 from resolvers.errors import ErrorCode as ErrorCodeEnum
 from resolvers.errors import Problem
+from resolvers.visibility import Owned
 from schema import render
 
 E = TypeVar("E", bound=enum.Enum)
@@ -103,7 +104,15 @@ class Money:
         return cls(amount=Decimal(minor_units).scaleb(-2), currency=currency.strip())
 
 
-@strawberry.type(description="An expected failure of a mutation: bad input or a refused change.")
+# The most `userErrors` a payload holds (the query cost counts this many); no mutation finds
+# more today (updateSettings, the most, finds 51 at most).
+MAX_USER_ERRORS = 100
+
+
+@strawberry.type(
+    description="An expected failure of a mutation: bad input or a refused change. A payload's "
+    f"`userErrors` holds at most {MAX_USER_ERRORS}."
+)
 class UserError:
     field: list[str] | None = strawberry.field(
         description="Path to the input field at fault, relative to `input`; null when the "
@@ -122,7 +131,7 @@ class UserError:
 
     @classmethod
     def all(cls, problems: Sequence[Problem]) -> list[UserError]:
-        return [cls.of(p) for p in problems]
+        return [cls.of(p) for p in problems[:MAX_USER_ERRORS]]
 
 
 R = TypeVar("R")
@@ -174,6 +183,11 @@ class Connection(Generic[T]):
     nodes: list[T] = strawberry.field(description="The page's rows, without cursors.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    # What the node type's visibility rule is checked on, where the connection is returned
+    # (schema/permissions.py): each node, or for nodes whose JSON PostgreSQL wrote, each
+    # row's facts, with `node_class` naming the rule's type (None: each fact's own type).
+    facts: strawberry.Private[Sequence[Any]]
+    node_class: strawberry.Private[type | None]
 
     @strawberry.field(description="Number of rows in the whole connection (all pages).")
     async def total_count(self) -> int:
@@ -189,9 +203,12 @@ class Connection(Generic[T]):
     ) -> Connection[T]:
         rows = page.rows
         edges = [Edge(node=to_node(r), row=r, cursor_of=cursor_of) for r in rows]
+        nodes = [e.node for e in edges]
         return cls(
             edges=edges,
-            nodes=[e.node for e in edges],
+            nodes=nodes,
+            facts=nodes,
+            node_class=None,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
@@ -219,16 +236,20 @@ class Connection(Generic[T]):
         asked = render.requested(info)
         if asked is not None and asked.whole is not None:
             page = await read(asked.whole)
-            return cls.rendered(page, asked.list_names or (), cursor_of, count_total)
+            return cls.rendered(page, node_class, asked.list_names or (), cursor_of, count_total)
         expression = None if asked is None else asked.rows.get(node_class)
         page = await read(expression)
-        make = to_node if expression is None else render.rendered_node
-        return cls.of(page, make, cursor_of, count_total)
+        if expression is None:
+            return cls.of(page, to_node, cursor_of, count_total)
+        connection = cls.of(page, render.rendered_node, cursor_of, count_total)
+        connection.facts, connection.node_class = page.rows, node_class
+        return connection
 
     @classmethod
     def rendered(
         cls,
         page: RenderedPage,
+        node_class: type,
         names: Sequence[str],
         cursor_of: Callable[[Any], str],
         count_total: Callable[[], Awaitable[int]],
@@ -240,6 +261,8 @@ class Connection(Generic[T]):
         return cls(
             edges=[] if edges is None else Fragment(edges),  # type: ignore[arg-type]
             nodes=[] if nodes is None else Fragment(nodes),  # type: ignore[arg-type]
+            facts=[Owned(owner) for owner in page.owners],
+            node_class=node_class,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 from collections.abc import Iterator
 
 import asyncpg
@@ -42,6 +44,23 @@ UNSTORABLE_TEXT = (
 )
 
 
+# With APP_ENV=production, error messages carry no "Did you mean 'campaigns'?": suggestions
+# spell out the schema's field, argument and enum names to callers who may not introspect it.
+SUGGESTIONS = os.environ.get("APP_ENV", "").strip().lower() != "production"
+# graphql-core appends each suggestion to the end of a sentence as " Did you mean ...?"; the
+# names it suggests cannot contain "?".
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def hide_suggestions(errors: list[GraphQLError]) -> None:
+    """Strip graphql-core's suggestions from the messages (in production)."""
+    if SUGGESTIONS:
+        return
+    for error in errors:
+        if "Did you mean" in error.message:
+            error.message = _SUGGESTION.sub("", error.message)
+
+
 def classify(error: GraphQLError) -> str | None:
     """'unavailable', 'bad_input', 'internal', or None for an error shown as it is."""
     original = error.original_error
@@ -61,6 +80,8 @@ def _request_id(execution_context: object) -> str | None:
 
 def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
     request_id = _request_id(execution_context)
+    ctx = getattr(execution_context, "context", None)
+    client_id = ctx.client_request_id if isinstance(ctx, Context) else None
     for error in errors:
         # Parse errors from ParserCache's hook bypass the masking extension; code them here.
         _with_code(error)
@@ -69,8 +90,9 @@ def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
             continue
         original = error.original_error
         log.error(
-            "request %s: %s at %s: %r",
+            "request %s (client's id %r): %s at %s: %r",
             request_id,
+            client_id,
             kind,
             ".".join(str(p) for p in error.path or ()),
             original,

@@ -13,7 +13,7 @@ import orjson
 
 # Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -25,8 +25,17 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from db.pool import take_turn
-from resolvers.context import Context, build_context, current_request_id, request_id_of
+from resolvers.auth import Credential
+from resolvers.context import (
+    Context,
+    build_context,
+    client_request_id_of,
+    current_request_id,
+    new_request_id,
+)
 from schema import limits, signin_limit
+
+log = logging.getLogger("campaign_graphql.http")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 POST_OPERATION_TYPES = frozenset(OperationType.from_http("POST"))
@@ -71,22 +80,50 @@ class GraphQLApp(GraphQL[Context, None]):
     else's, and none finishes: 0 of 500 Q2a requests completed in 10 s.
     """
 
-    def admit(self, max_in_flight: int, timeout_s: float) -> None:
+    def admit(self, max_in_flight: int, timeout_s: float, per_viewer: int = 0) -> None:
+        """`per_viewer`: at most this many of the `max_in_flight` for one caller (the signed-in
+        user, else the client address); more are refused at once with 429. 0: no such cap."""
         self._turns = asyncio.Semaphore(max_in_flight)
         self.admission_timeout_s = timeout_s
+        self.per_viewer = per_viewer
+        # caller -> operations of theirs admitted or waiting. Per worker, as the pool it
+        # protects is; nothing another process needs.
+        self._callers: dict[str, int] = {}
+
+    def _caller(self, request: Request) -> str:
+        """Who the request counts against: the user its bearer token proves, else its client
+        address (uvicorn takes it from X-Forwarded-For behind a trusted proxy)."""
+        credential = Credential.from_header(
+            request.headers.get("authorization"), getattr(request.state, "tokens", None)
+        )
+        if credential.user_id is not None:
+            return f"user:{credential.user_id}"
+        client = request.scope.get("client")
+        return f"address:{client[0] if client else '-'}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        response = await self.answer(request, await self._plain_operation(request))
+        try:
+            operation = await self._plain_operation(request)
+        except ClientDisconnect:
+            # The client left, or was cut off by the body deadline (runtime.TimedHttpProtocol),
+            # before its body was in: there is no request to answer and no one to answer.
+            return
+        response = await self.answer(request, operation)
         await response(scope, receive, send)
 
     async def answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:
         """The response to an HTTP request: `operation` is its plain JSON operation, if it has
         one (`_plain_operation`); None sends it through Strawberry's generic `run`."""
+        caller = self._caller(request) if self.per_viewer else None
+        counted = False
         try:
+            if caller is not None:
+                self._count_in(caller)
+                counted = True
             try:
                 await take_turn(self._turns, self.admission_timeout_s)
             except TimeoutError:
@@ -94,24 +131,98 @@ class GraphQLApp(GraphQL[Context, None]):
                     503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
                 ) from None
             try:
-                if operation is None:
-                    return await self.run(request)
-                return await self._run_plain(request, operation)
+                response = await self._within_budget(request, operation)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this request is being cancelled (shutdown): let it end
+                # A cancellation that reached this request from shared work (a statement, a
+                # pool wait) is an outage of that work, not a reason for a bare 500.
+                log.exception("cancellation escaped the executor")
+                raise RequestRefused(
+                    503, "The database is unavailable; retry shortly", "SERVICE_UNAVAILABLE"
+                ) from None
             finally:
                 self._turns.release()
+            return _within_size(response)
         except HTTPException as exc:
             media = (
                 GRAPHQL_RESPONSE_JSON
                 if _wants_graphql_response_json(request)
                 else "application/json"
             )
-            headers = {405: {"allow": "POST"}, 503: {"retry-after": "1"}}
+            headers = {405: {"allow": "POST"}, 429: {"retry-after": "1"}, 503: {"retry-after": "1"}}
             return Response(
                 _error_body(exc.reason, getattr(exc, "code", "BAD_REQUEST")),
                 status_code=exc.status_code,
                 media_type=media,
                 headers=headers.get(exc.status_code),
             )
+        except Exception:
+            # A bug, not the request: logged whole, answered as JSON with the request id
+            # (uvicorn's own answer would be a bare text/plain 500).
+            request_id = current_request_id.get()
+            log.exception("unexpected error outside the executor")
+            return Response(
+                json.dumps(
+                    {
+                        "errors": [
+                            {
+                                "message": f"Internal server error (request id {request_id})",
+                                "extensions": {
+                                    "code": "INTERNAL_SERVER_ERROR",
+                                    "requestId": request_id,
+                                },
+                            }
+                        ]
+                    }
+                ).encode(),
+                status_code=500,
+                media_type="application/json",
+            )
+        finally:
+            if counted and caller is not None:
+                self._count_out(caller)
+
+    def _count_in(self, caller: str) -> None:
+        count = self._callers.get(caller, 0)
+        if count >= self.per_viewer:
+            raise RequestRefused(
+                429,
+                f"Too many operations in flight for one caller (limit {self.per_viewer}); "
+                "retry shortly",
+                "TOO_MANY_REQUESTS",
+            )
+        self._callers[caller] = count + 1
+
+    def _count_out(self, caller: str) -> None:
+        count = self._callers.get(caller, 0) - 1
+        if count > 0:
+            self._callers[caller] = count
+        else:
+            self._callers.pop(caller, None)
+
+    async def _within_budget(
+        self, request: Request, operation: GraphQLRequestData | None
+    ) -> Response:
+        """The response, within the request's time budget. Past it the operations are
+        cancelled (asyncpg cancels a running statement, and a connection goes back to the
+        pool only once it is idle again: db/pool.py) and the client gets REQUEST_TIMEOUT."""
+        budget = limits.LIMITS.request_timeout_s
+        deadline = asyncio.timeout(budget)
+        try:
+            async with deadline:
+                if operation is None:
+                    return await self.run(request)
+                return await self._run_plain(request, operation)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # not ours
+            raise RequestRefused(
+                504,
+                f"The request took longer than its time budget of {budget:g} s; ask for less",
+                "REQUEST_TIMEOUT",
+            ) from None
 
     # --- the plain request: one operation POSTed as a JSON object ---------------------------
     # Nearly every request is this one. It skips Strawberry's generic `run` (request adapter,
@@ -197,7 +308,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         # Replaces Strawberry's check: a coded refusal naming the cap, and every entry must be
-        # an object (Strawberry would fail on `[1, 2]` with an AttributeError).
+        # an object (Strawberry would fail on `[1, 2]` with an AttributeError). Then the batch's
+        # fields and cost are summed against one budget, before any operation is validated.
         cap = limits.LIMITS.max_batch
         if len(request_data) > cap:
             raise RequestRefused(
@@ -212,6 +324,21 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise RequestRefused(400, "Each batched operation must be an object with a query")
             if not isinstance(item.get("variables"), dict | None):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
+        try:
+            limits.check_batch(
+                self.schema._schema,  # type: ignore[attr-defined]  # graphql-core's, behind ours
+                (
+                    (
+                        item["query"],
+                        item.get("variables") or {},
+                        name if isinstance(name := item.get("operationName"), str) else None,
+                    )
+                    for item in request_data
+                ),
+                limits.LIMITS,
+            )
+        except limits.LimitExceeded as exc:
+            raise RequestRefused(400, exc.message, (exc.extensions or {})["code"]) from None
         sign_ins = sum(
             signin_limit.count_in_source(item["query"], item.get("operationName"))
             for item in request_data
@@ -257,11 +384,31 @@ class GraphQLApp(GraphQL[Context, None]):
         return sub
 
 
+def _within_size(response: Response) -> Response:
+    """`response`, or RESPONSE_TOO_LARGE in its place when its body is over the cap. The body
+    is whole at this point (pages PostgreSQL wrote included), so nothing of it has been sent.
+    The cost limit keeps most queries far below the cap; this is the backstop for what the
+    cost model does not see, such as long texts."""
+    cap = limits.LIMITS.max_response_bytes
+    size = len(getattr(response, "body", b""))
+    if size <= cap:
+        return response
+    return Response(
+        _error_body(
+            f"The response would be {size} bytes; the limit is {cap} bytes; ask for less",
+            "RESPONSE_TOO_LARGE",
+        ),
+        status_code=400,
+        media_type=response.headers.get("content-type", "application/json"),
+    )
+
+
 # --- request ids ----------------------------------------------------------------------------
 
 
 class RequestIdMiddleware:
-    """Give every request an id (the caller's X-Request-ID or a new one) and echo it back."""
+    """Give every request the server's own id (logs, errors and the audit log carry it), and
+    answer with X-Request-ID: the caller's own, when it sent a sane one, else the server's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -270,14 +417,15 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(
+        given = client_request_id_of(
             Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
         )
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         token = current_request_id.set(request_id)  # for log lines (see RequestIdLogFilter)
         try:
-            await self.app(scope, receive, _sending_id(send, request_id))
+            await self.app(scope, receive, _sending_id(send, given or request_id))
         finally:
             current_request_id.reset(token)
 
@@ -351,14 +499,16 @@ class GraphQLLane:
         if operation is None:
             await self.app(scope, _replaying(messages, receive), send)
             return
-        request_id = request_id_of(request)
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
         try:
             response = await self.graphql.answer(request, operation)
         finally:
             current_request_id.reset(token)
-        await response(scope, receive, _sending_id(send, request_id))
+        await response(
+            scope, receive, _sending_id(send, client_request_id_of(request) or request_id)
+        )
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:

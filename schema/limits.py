@@ -1,11 +1,15 @@
 """Abuse limits: every GraphQL document is measured and refused before any resolver runs.
 
 Before parsing: document size in bytes, token count and bracket nesting (the parser is
-recursive, so a deeply nested document must be refused before it reaches it). After validation,
-before execution: query depth, aliases, introspection (off in production) and the query cost
-(GitHub-style: `first`/`last` of a connection multiply down the tree; the cost is the worst-case
-number of objects the query may return). Each refusal is a top-level error with its own
-`extensions.code` and a message naming the limit and its value.
+recursive, so a deeply nested document must be refused before it reaches it). After parsing,
+before validation (which is quadratic in repeated fields): the number of field selections.
+After validation, before execution: query depth, aliases, introspection (off in production)
+and the query cost (GitHub-style: the cost is the worst-case number of objects the query may
+return; `first`/`last` of a connection and the worst-case length of every list field,
+schema/list_lengths.py, multiply down the tree). A batch shares one cost and one field budget
+(`check_batch`). Each refusal is a top-level error with its own `extensions.code` and a message
+naming the limit and its value. The response-size and time budgets are enforced by the HTTP
+view (schema/http.py).
 
 Limits come from the environment (see `Limits.from_env` and the README); `LIMITS` is read on
 every operation, so tests may replace it.
@@ -13,10 +17,10 @@ every operation, so tests may replace it.
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from graphql import (
@@ -28,20 +32,26 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
+    StringValueNode,
     TokenKind,
     ValueNode,
     VariableNode,
     get_named_type,
+    get_nullable_type,
     is_composite_type,
+    is_list_type,
+    value_from_ast_untyped,
 )
 from graphql.language import Lexer
 from strawberry.extensions import SchemaExtension
 
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from resolvers.settings import MAX_PAGE_SIZE
+from schema import documents, list_lengths
 
 PRODUCTION = "production"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -59,6 +69,16 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds (got {raw})")
+    return value
+
+
 @dataclass(frozen=True)
 class Limits:
     """Each limit, its environment variable, and its default (documented in the README)."""
@@ -68,8 +88,11 @@ class Limits:
     max_tokens: int = 2000  # GRAPHQL_MAX_TOKENS
     max_document_bytes: int = 20_000  # GRAPHQL_MAX_DOCUMENT_BYTES
     max_cost: int = 10_000  # GRAPHQL_MAX_COST
+    max_fields: int = 400  # GRAPHQL_MAX_FIELDS
     max_batch: int = 10  # GRAPHQL_MAX_BATCH
     max_body_bytes: int = 1_000_000  # HTTP_MAX_BODY_BYTES
+    max_response_bytes: int = 10_000_000  # GRAPHQL_MAX_RESPONSE_BYTES
+    request_timeout_s: float = 10.0  # GRAPHQL_REQUEST_TIMEOUT_S
     introspection: bool = True  # off when APP_ENV=production
 
     @classmethod
@@ -82,8 +105,11 @@ class Limits:
             max_tokens=_env_int(env, "GRAPHQL_MAX_TOKENS", d.max_tokens),
             max_document_bytes=_env_int(env, "GRAPHQL_MAX_DOCUMENT_BYTES", d.max_document_bytes),
             max_cost=_env_int(env, "GRAPHQL_MAX_COST", d.max_cost),
+            max_fields=_env_int(env, "GRAPHQL_MAX_FIELDS", d.max_fields),
             max_batch=_env_int(env, "GRAPHQL_MAX_BATCH", d.max_batch),
             max_body_bytes=_env_int(env, "HTTP_MAX_BODY_BYTES", d.max_body_bytes),
+            max_response_bytes=_env_int(env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes),
+            request_timeout_s=_env_float(env, "GRAPHQL_REQUEST_TIMEOUT_S", d.request_timeout_s),
             introspection=env.get("APP_ENV", "").strip().lower() != PRODUCTION,
         )
 
@@ -98,21 +124,39 @@ class LimitExceeded(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
-@functools.lru_cache(maxsize=256)
-def _source_passes(query: str, limits: Limits) -> bool:
-    check_source(query, limits)
-    return True
+# (document, limits) -> its token count, for documents that passed `check_source`.
+_passed: dict[tuple[str, Limits], int] = {}
+_MAX_PASSED = 256
 
 
-def check_source_cached(query: str, limits: Limits) -> None:
+def check_source_cached(query: str, limits: Limits, max_tokens: int | None = None) -> int:
     """`check_source`, remembering documents that passed (as the parser cache remembers their
     parse): a client sends the same few documents again and again, and lexing a Q2-sized
     one costs ~0.3 ms. A refused document raises, is not cached and is checked every time."""
-    _source_passes(query, limits)
+    tokens = _passed.get((query, limits))
+    if tokens is not None:
+        if max_tokens is not None and tokens > max_tokens:
+            _refuse_tokens(max_tokens)
+        return tokens
+    tokens = check_source(query, limits, max_tokens)
+    if max_tokens is None or max_tokens >= limits.max_tokens:
+        if len(_passed) >= _MAX_PASSED:
+            _passed.clear()
+        _passed[(query, limits)] = tokens
+    return tokens
 
 
-def check_source(query: str, limits: Limits) -> None:
-    """Size, tokens and nesting of the raw document, without running the recursive parser."""
+def _refuse_tokens(max_tokens: int) -> None:
+    raise LimitExceeded(
+        "TOKEN_LIMIT_EXCEEDED", f"The document has more than {max_tokens} tokens, the limit"
+    )
+
+
+def check_source(query: str, limits: Limits, max_tokens: int | None = None) -> int:
+    """Size, tokens and nesting of the raw document, without running the recursive parser;
+    returns its token count. `max_tokens` (at most the limit's) is what is left of a batch's
+    token budget: lexing stops as soon as it is spent."""
+    max_tokens = limits.max_tokens if max_tokens is None else min(max_tokens, limits.max_tokens)
     size = len(query.encode("utf-8", "surrogatepass"))
     if size > limits.max_document_bytes:
         raise LimitExceeded(
@@ -128,11 +172,8 @@ def check_source(query: str, limits: Limits) -> None:
         token = lexer.advance()
         while token.kind is not TokenKind.EOF:
             tokens += 1
-            if tokens > limits.max_tokens:
-                raise LimitExceeded(
-                    "TOKEN_LIMIT_EXCEEDED",
-                    f"The document has more than {limits.max_tokens} tokens, the limit",
-                )
+            if tokens > max_tokens:
+                _refuse_tokens(max_tokens)
             if token.kind in OPENING:
                 nesting += 1
                 if nesting > max_nesting:
@@ -147,7 +188,8 @@ def check_source(query: str, limits: Limits) -> None:
     except LimitExceeded:
         raise
     except GraphQLError:
-        return  # a syntax error: the parser reports it with its location
+        pass  # a syntax error: the parser reports it with its location
+    return tokens
 
 
 @dataclass
@@ -159,17 +201,24 @@ class _Measure:
 
 
 def _shape(value: Any) -> Any:
-    """What the walk reads of a variable: an int (not a bool), a list's length, or nothing."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """What the walk reads of a variable: an int (not a bool), a list's length, a string (a
+    date), or nothing."""
+    if isinstance(value, int | str) and not isinstance(value, bool):
         return value
     if isinstance(value, list):
         return ("list", len(value))
     return None
 
 
+def _today() -> date:
+    """Today as the resolvers see it (a missing `to` is today, UTC)."""
+    return datetime.now(UTC).date()
+
+
 # id(operation) -> (the operation, kept alive so its id stays unique; the variables its walk
-# read; measure by the shapes of those variables). The parser cache keeps operations alive
-# across requests, so a document's walk runs once per distinct page size, not per request.
+# read; measure by today's date and the shapes of those variables). The parser cache keeps
+# operations alive across requests, so a document's walk runs once per distinct page size
+# (or date range, or day), not per request.
 _measures: dict[
     int, tuple[OperationDefinitionNode, tuple[str, ...], dict[tuple[Any, ...], _Measure]]
 ] = {}
@@ -182,10 +231,12 @@ def _measure(
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any],
 ) -> _Measure:
+    today = _today()
+    variables = _with_defaults(operation, variables)
     cached = _measures.get(id(operation))
     if cached is not None and cached[0] is operation:
         _op, names, by_shape = cached
-        shapes = tuple(_shape(variables.get(n)) for n in names)
+        shapes = (today, *(_shape(variables.get(n)) for n in names))
         found = by_shape.get(shapes)
         if found is not None:
             return found
@@ -194,7 +245,7 @@ def _measure(
     }
     root = schema.get_root_type(operation.operation)
     read = _ReadVariables(variables)
-    walker = _Walker(schema, fragments, read)
+    walker = _Walker(schema, fragments, read, today)
     walker.walk(operation.selection_set, root, 1, 1, frozenset())
     names = tuple(sorted(read.names))
     if cached is None or cached[0] is not operation or cached[1] != names:
@@ -204,8 +255,20 @@ def _measure(
         _measures[id(operation)] = cached
     by_shape = cached[2]
     if len(by_shape) < 64:  # a client paging with ever new sizes: stop remembering
-        by_shape[tuple(_shape(variables.get(n)) for n in names)] = walker.measure
+        by_shape[(today, *(_shape(variables.get(n)) for n in names))] = walker.measure
     return walker.measure
+
+
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The variables, with the operation's defaults for those not given (`$n: Int = 100`)."""
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None and d.variable.name.value not in variables
+    }
+    return {**variables, **defaults} if defaults else variables
 
 
 class _ReadVariables:
@@ -229,10 +292,12 @@ class _Walker:
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
         variables: _ReadVariables,
+        today: date,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.today = today
         self.measure = _Measure()
 
     def walk(
@@ -276,10 +341,10 @@ class _Walker:
         if definition is None or node.selection_set is None:
             return
         named = get_named_type(definition.type)
-        if "first" in definition.args or "last" in definition.args:
+        if is_list_type(get_nullable_type(definition.type)):
+            multiplier *= self._length(list_lengths.length_of(parent.name, name), node)
+        elif "first" in definition.args or "last" in definition.args:  # a connection
             multiplier *= self._page_size(node)
-        elif "ids" in definition.args:
-            multiplier *= self._list_length(node, "ids")
         if is_composite_type(named):
             m.cost += multiplier
         self.walk(node.selection_set, named, depth + 1, multiplier, seen)
@@ -296,6 +361,33 @@ class _Walker:
         # Larger sizes are refused by the connection itself (BAD_USER_INPUT), before SQL.
         return max(0, min(size, MAX_PAGE_SIZE.maximum))
 
+    def _length(self, length: list_lengths.ListLength, node: FieldNode) -> int:
+        """The worst-case length of a list field as asked for here."""
+        if isinstance(length, list_lengths.Cap):
+            return length.cap
+        if isinstance(length, list_lengths.CountOf):
+            # More than the cap is refused by the resolver (BAD_USER_INPUT), before SQL.
+            return min(self._list_length(node, length.argument), length.cap)
+        if isinstance(length, list_lengths.IntArgument):
+            value = self._argument(node, length.argument)
+            if value is None or isinstance(value, NullValueNode):
+                return length.default
+            given = self._int_value(value)
+            return length.cap if given is None else max(0, min(given, length.cap))
+        if isinstance(length, list_lengths.DayRange):
+            return self._days(node, length)
+        return 1  # Page: counted at the connection field; Leaves: no objects
+
+    def _argument(self, node: FieldNode, name: str) -> ValueNode | None:
+        """The argument's value node; a variable that was not given counts as absent."""
+        for arg in node.arguments or ():
+            if arg.name.value == name:
+                if isinstance(arg.value, VariableNode):
+                    if self.variables.get(arg.value.name.value) is None:
+                        return None
+                return arg.value
+        return None
+
     def _list_length(self, node: FieldNode, name: str) -> int:
         """How many objects a list argument (`nodes(ids:)`) asks for."""
         for arg in node.arguments or ():
@@ -307,6 +399,39 @@ class _Walker:
                     return len(given) if isinstance(given, list) else 1
         return 1
 
+    def _date(self, node: FieldNode, name: str) -> date | None | bool:
+        """A Date argument: the date, None when absent or null, False when it is not a date
+        (then the query is refused when its variables are coerced, or its argument read)."""
+        value = self._argument(node, name)
+        if value is None or isinstance(value, NullValueNode):
+            return None
+        if isinstance(value, StringValueNode):
+            text: Any = value.value
+        elif isinstance(value, VariableNode):
+            text = self.variables.get(value.name.value)
+        else:
+            return False
+        try:
+            # As Strawberry's Date scalar parses it.
+            return date.fromisoformat(text) if isinstance(text, str) else False
+        except ValueError:
+            return False
+
+    def _days(self, node: FieldNode, length: list_lengths.DayRange) -> int:
+        """Days in the `from`..`to` range as resolvers/periods.py works it out; a range the
+        resolver refuses (over `max_days`, or backwards) returns nothing."""
+        start, end = self._date(node, "from"), self._date(node, "to")
+        if start is False or end is False:
+            return length.max_days
+        assert not isinstance(start, bool) and not isinstance(end, bool)
+        end = end or self.today
+        try:
+            start = start or end - timedelta(days=length.default_days - 1)
+        except OverflowError:  # a default period before year 1: the resolver refuses it
+            return 0
+        days = (end - start).days + 1
+        return days if 0 < days <= length.max_days else 0
+
     def _int_value(self, value: ValueNode) -> int | None:
         if isinstance(value, IntValueNode):
             return int(value.value)
@@ -314,6 +439,15 @@ class _Walker:
             given = self.variables.get(value.name.value)
             return given if isinstance(given, int) and not isinstance(given, bool) else None
         return None
+
+
+def check_fields(fields: int, limits: Limits) -> None:
+    """The number of field selections of a parsed document (`documents.count_fields`)."""
+    if fields > limits.max_fields:
+        raise LimitExceeded(
+            "FIELD_LIMIT_EXCEEDED",
+            f"The document selects {fields} fields; the limit is {limits.max_fields}",
+        )
 
 
 def check_operation(
@@ -347,13 +481,80 @@ def check_operation(
         )
 
 
+def _operation_of(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request names (or its only one), as graphql-core picks it."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == operation_name), None)
+
+
+def check_batch(
+    schema: GraphQLSchema,
+    operations: Iterable[tuple[str, Mapping[str, Any], str | None]],
+    limits: Limits,
+) -> None:
+    """One token, field and cost budget for all operations of a batch, checked before any of
+    them is parsed, validated or run: without it, a batch of N operations may cost N times
+    each limit, and lexing and parsing take time in proportion to the tokens. An operation
+    refused on its own otherwise (too large, too deep, not parsing) is left out of the sums:
+    it is refused with its own error when it runs."""
+    tokens = fields = cost = 0
+    for query, variables, operation_name in operations:
+        try:
+            tokens += check_source_cached(query, limits, limits.max_tokens - tokens)
+        except LimitExceeded as exc:
+            if (exc.extensions or {}).get("code") == "TOKEN_LIMIT_EXCEEDED":
+                raise LimitExceeded(
+                    "TOKEN_LIMIT_EXCEEDED",
+                    f"The batch has more than {limits.max_tokens} tokens; the limit is for the "
+                    "whole request",
+                ) from None
+            continue
+        parsed = documents.parse_once(query)
+        if parsed.document is None:
+            continue
+        fields += parsed.fields
+        if fields > limits.max_fields:
+            raise LimitExceeded(
+                "FIELD_LIMIT_EXCEEDED",
+                f"The batch selects more than {limits.max_fields} fields, the limit for the "
+                "whole request",
+            )
+        operation = _operation_of(parsed.document, operation_name)
+        if operation is not None:
+            cost += _measure(schema, parsed.document, operation, variables).cost
+    if cost > limits.max_cost:
+        raise LimitExceeded(
+            "COST_LIMIT_EXCEEDED",
+            f"The batch may return up to {cost} objects; the cost limit is {limits.max_cost} "
+            "for the whole request",
+        )
+
+
 class QueryLimits(SchemaExtension):
-    """Refuses over-limit documents: raw checks before parsing, shape checks before executing."""
+    """Refuses over-limit documents: raw checks before parsing, the field count before
+    validation, shape checks before executing. Parses and validates each document once
+    (schema/documents.py), in place of Strawberry's ParserCache and ValidationCache."""
 
     def on_parse(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query is not None:
-            check_source_cached(query, LIMITS)
+        ctx = self.execution_context
+        if ctx.query is not None:
+            check_source_cached(ctx.query, LIMITS)
+            parsed = documents.parse_once(ctx.query)
+            if parsed.document is not None:
+                check_fields(parsed.fields, LIMITS)
+                ctx.graphql_document = parsed.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.query is not None and ctx.pre_execution_errors is None:
+            parsed = documents.parse_once(ctx.query)
+            if parsed.document is ctx.graphql_document:
+                ctx.pre_execution_errors = documents.validate_once(
+                    ctx.schema._schema, parsed, ctx.validation_rules
+                )
         yield
 
     def on_execute(self) -> Iterator[None]:

@@ -77,11 +77,13 @@ class Account(Node):
     currency: str = strawberry.field(description="ISO 4217 currency code.")
     balance: Money = strawberry.field(description="Balance when last synchronised.")
     created_at: datetime = strawberry.field(description="When the account was linked.")
+    owner_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:
         return cls(
             id=strawberry.ID(to_global_id("Account", row.id)),
+            owner_pk=row.user_id,
             kind=row.kind,
             institution=row.institution,
             last_four=row.last_four,
@@ -99,11 +101,13 @@ class Transaction(Node):
     description: str = strawberry.field(description="Statement text.")
     account_pk: strawberry.Private[int]
     merchant_pk: strawberry.Private[int | None]
+    owner_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: TransactionRow) -> Transaction:
         return cls(
             id=strawberry.ID(to_global_id("Transaction", row.id)),
+            owner_pk=row.user_id,
             amount=Money.of(row.amount_cents, row.currency),
             category=row.category,
             occurred_at=row.occurred_at,
@@ -150,11 +154,13 @@ class Reward(Node):
     earned_at: datetime = strawberry.field(description="When it was awarded.")
     campaign_pk: strawberry.Private[int]
     transaction_pk: strawberry.Private[int]
+    owner_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: RewardRow) -> Reward:
         return cls(
             id=strawberry.ID(to_global_id("Reward", row.id)),
+            owner_pk=row.user_id,
             amount=Money.of(row.amount_cents, row.currency),
             status=row.status,
             earned_at=row.earned_at,
@@ -191,12 +197,14 @@ class RewardsSummary:
     earned: Money = strawberry.field(description="Settled, not yet redeemed.")
     pending: Money = strawberry.field(description="Waiting for the purchase to settle.")
     redeemed: Money = strawberry.field(description="Already paid out.")
+    owner_pk: strawberry.Private[int]
 
     @classmethod
-    def from_rows(cls, rows: list[RewardsSummaryRow]) -> RewardsSummary:
+    def from_rows(cls, owner_pk: int, rows: list[RewardsSummaryRow]) -> RewardsSummary:
         # Rewards are paid in the campaign's currency; members have one in practice.
         row = rows[0] if rows else RewardsSummaryRow("USD", 0, 0, 0)
         return cls(
+            owner_pk=owner_pk,
             earned=Money.of(row.earned_cents, row.currency),
             pending=Money.of(row.pending_cents, row.currency),
             redeemed=Money.of(row.redeemed_cents, row.currency),
@@ -215,9 +223,10 @@ class SpendingBucket:
     )
     month: date | None = strawberry.field(description="First day of the month (MONTH only).")
     merchant_pk: strawberry.Private[int | None]
+    owner_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: SpendingBucketRow) -> SpendingBucket:
+    def from_row(cls, owner_pk: int, row: SpendingBucketRow) -> SpendingBucket:
         key = row.key
         if row.merchant_id is not None:
             key = to_global_id("Merchant", row.merchant_id)
@@ -228,6 +237,7 @@ class SpendingBucket:
             share=row.share,
             month=row.month,
             merchant_pk=row.merchant_id,
+            owner_pk=owner_pk,
         )
 
     @strawberry.field(description="The merchant (MERCHANT grouping only).")
@@ -242,10 +252,12 @@ class MerchantAffinity:
     total_spend: Money = strawberry.field(description="Spent at the merchant (USD).")
     last_transaction_at: datetime | None = strawberry.field(description="Latest purchase there.")
     merchant_pk: strawberry.Private[int]
+    owner_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: AffinityRow) -> MerchantAffinity:
         return cls(
+            owner_pk=row.user_id,
             score=row.score,
             transaction_count=row.transaction_count,
             total_spend=Money.of(row.total_spend_cents, "USD"),

@@ -1,26 +1,30 @@
-"""Access rules for the whole schema, in one table, applied as Strawberry permission classes.
+"""Access rules for the whole schema, applied as one Strawberry field extension (`Guard`).
 
-Every root Query and Mutation field needs an entry in RULES (a field without one is refused
-for everyone, and tests/test_authorization_matrix.py fails naming the line to add). Object
-fields with their own rule (like `User.email`) are listed too. The rules themselves, and which
-objects each viewer may see (OBJECT_RULES), live in `resolvers/auth.py`.
+Two kinds of rule, both checked wherever they apply, whichever executor runs:
+- Field rules (RULES): who may use a field. Every root Query and Mutation field needs an
+  entry (a field without one is refused for everyone, and tests/test_authorization_matrix.py
+  fails naming the line to add); object fields with their own rule (`User.email`) add to the
+  object's rule, never replace it. The rules are defined in `resolvers/auth.py`.
+- Object rules (OBJECT_RULES): who may see an object of a type, decided from the object
+  alone (`resolvers/visibility.py`). Every field returning such a type, alone, in a list or
+  through an interface, whatever its path (`node`, `nodes`, nested fields, connections,
+  mutation payloads), checks each object: one the viewer may not see becomes null plus a
+  FORBIDDEN error, and a lookup of a missing ID (`Missing`) answers the same to a viewer who
+  may not see every object of the type. Every object type of the schema is either in
+  OBJECT_RULES or in CONTAINERS; tests/test_object_visibility.py, generated from the schema,
+  fails for a type or a field without a rule.
 
-Fields returning objects that have an object rule (User, Campaign, or the Node interface) are
-guarded automatically: an object the viewer may not see becomes null plus a FORBIDDEN error,
-including inside lists such as `nodes(ids:)` and connections. List resolvers also narrow
-their rows to what the viewer may see (`auth.scope_campaigns`), so a member's page holds no
-forbidden rows rather than errors.
+List resolvers narrow their rows in SQL to what the viewer may see (`auth.scope_campaigns`,
+member data read per owner under a SELF_OR_ADMIN field rule), so a page holds no forbidden
+rows and its `totalCount` agrees; the per-object check is the guarantee behind that.
 
-Both checks are one field extension per guarded field (`Guard`), cheap on purpose: a Q2-sized
-query resolves such fields hundreds of times. Once the request's viewer is loaded (the first
-check loads it, through the per-request loader), a rule is a set lookup without awaiting
-anything, and the visibility filter is skipped for staff, who may see every object; members
-(and callers not signed in) get every object checked.
+Checks are cheap on purpose: a Q2-sized query resolves such fields hundreds of times. Once the
+request's viewer is loaded (the first check loads it, through the per-request loader), a rule
+is a function call without awaiting anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from strawberry.extensions.field_extension import (
@@ -30,14 +34,29 @@ from strawberry.extensions.field_extension import (
 )
 from strawberry.types.base import StrawberryContainer, get_object_definition
 from strawberry.types.field import StrawberryField
+from strawberry.types.lazy_type import LazyType
 from strawberry.utils.str_converters import to_camel_case
 
 from db.users import UserRow
-from resolvers import auth
+from resolvers import auth, visibility
 from resolvers.auth import ADMIN, ANYONE, SELF_OR_ADMIN, SIGNED_IN, STAFF, Rule
 from resolvers.context import Info
 from resolvers.errors import Forbidden
+from resolvers.visibility import Missing
+from schema.abtests import AbTest, AbTestResult, AbTestVariant
+from schema.admin import Admin, AdminHealth, AuditLogEntry, Setting
+from schema.analytics import AffinitySummary, AnalyticsSummary, DailyAnalytics, MerchantScore
 from schema.campaigns import Campaign
+from schema.common import Connection, Edge
+from schema.members import (
+    Account,
+    MerchantAffinity,
+    Reward,
+    RewardsSummary,
+    SpendingBucket,
+    Transaction,
+)
+from schema.merchants import Merchant
 from schema.users import User
 
 # Schema coordinate -> rule. One line per field; keep the groups sorted.
@@ -94,23 +113,89 @@ def _owner_of(source: Any) -> int | None:
     return source.pk if isinstance(source, User) else None
 
 
-# Which objects a viewer may see, by GraphQL type. Staff may see every object of these types
-# (resolvers/auth.py); Guard relies on that to skip the per-object checks for them.
-OBJECT_RULES: dict[type, Callable[[UserRow | None, Any], bool]] = {
-    User: lambda viewer, user: auth.may_see_user(viewer, user.pk),
-    Campaign: lambda viewer, campaign: auth.may_see_campaign(viewer, campaign.status),
+# Which objects a viewer may see, by GraphQL type (resolvers/visibility.py). Every object type
+# of the schema is either here or in CONTAINERS; tests/test_object_visibility.py fails for a
+# type in neither, naming the line to add.
+OBJECT_RULES: dict[type, visibility.ObjectRule] = {
+    AbTest: visibility.STAFF,
+    AbTestResult: visibility.STAFF,
+    AbTestVariant: visibility.STAFF,
+    Account: visibility.OWNER_OR_ADMIN,
+    Admin: visibility.ADMIN,
+    AdminHealth: visibility.ADMIN,
+    AffinitySummary: visibility.STAFF,
+    AnalyticsSummary: visibility.STAFF,
+    AuditLogEntry: visibility.ADMIN,
+    Campaign: visibility.ACTIVE_OR_STAFF,
+    DailyAnalytics: visibility.STAFF,
+    Merchant: visibility.SIGNED_IN,
+    MerchantAffinity: visibility.OWNER_OR_ADMIN,
+    MerchantScore: visibility.STAFF,
+    Reward: visibility.OWNER_OR_ADMIN,
+    RewardsSummary: visibility.OWNER_OR_ADMIN,
+    Setting: visibility.ADMIN,
+    SpendingBucket: visibility.OWNER_OR_ADMIN,
+    Transaction: visibility.OWNER_OR_ADMIN,
+    User: visibility.SELF_OR_STAFF,
+}
+
+# Object types without a rule of their own, and why: they hold no data beyond the guarded
+# objects inside them (each checked where it is returned), or only what their caller sent or
+# may know. Connections and edges (`Connection[T]`, `Edge[T]`) are containers too.
+CONTAINERS: dict[str, str] = {
+    "CampaignPayload": "a mutation's result: its campaign is checked as a Campaign",
+    "CompletePasswordResetPayload": "a mutation's result: its user is checked as a User",
+    "LoginPayload": "the caller's own new token; its user is checked as a User",
+    "LogoutPayload": "how many of the caller's own sessions ended: no object",
+    "MerchantPayload": "a mutation's result: its merchant is checked as a Merchant",
+    "Money": "a value inside a guarded object",
+    "PageInfo": "paging state of a connection",
+    "ResetUserPasswordPayload": "admins only (Mutation.resetUserPassword); its user is checked",
+    "UpdateSettingsPayload": "admins only (Mutation.updateSettings); its settings are checked",
+    "UserError": "why the caller's own mutation was refused",
+    "UserPayload": "a mutation's result: its user is checked as a User",
 }
 
 
-def _hidden(viewer: UserRow | None, obj: Any) -> bool:
-    check = OBJECT_RULES.get(type(obj))
-    return check is not None and not check(viewer, obj)
+def visible(viewer: UserRow | None, obj: Any) -> bool:
+    """The one check: may `viewer` see `obj`? An object of a type without a rule is refused
+    (only guarded types reach a guarded field, so one without a rule is a mistake)."""
+    rule = OBJECT_RULES.get(type(obj))
+    return rule is not None and rule.sees(viewer, obj)
+
+
+def _forbidden(obj: Any) -> Forbidden:
+    cls = obj.cls if isinstance(obj, Missing) else type(obj)
+    return Forbidden(f"You may not see this {cls.__name__}")
+
+
+def _checked_connection(viewer: UserRow | None, connection: Connection[Any]) -> Any:
+    """The connection, when its viewer may see every node. Its rows are narrowed to what the
+    viewer may see in SQL, so that the page and `totalCount` agree; a node that is not is a
+    mistake in that SQL, and the whole connection is refused rather than shown."""
+    cls = connection.node_class
+    for fact in connection.facts:
+        rule = OBJECT_RULES.get(cls or type(fact))
+        if rule is None or not rule.sees(viewer, fact):
+            raise Forbidden(f"This list holds a {(cls or type(fact)).__name__} you may not see")
+    return connection
+
+
+def _checked(viewer: UserRow | None, obj: Any) -> Any:
+    """`obj` itself, None for a missing object its viewer may know is missing, or the
+    Forbidden error that graphql-core turns into null plus a FORBIDDEN error at its path."""
+    if obj is None:
+        return None
+    if isinstance(obj, Missing):
+        rule = OBJECT_RULES[obj.cls]
+        return None if viewer is not None and rule.sees_all(viewer) else _forbidden(obj)
+    return obj if visible(viewer, obj) else _forbidden(obj)
 
 
 class Guard(FieldExtension):
     """A field's access rule (checked before it resolves: UNAUTHENTICATED or FORBIDDEN) and,
-    for fields returning User/Campaign/Node, its visibility filter (each object the viewer may
-    not see becomes null plus a FORBIDDEN error). Either part may be absent."""
+    for fields returning a type with an object rule, its visibility filter (each object the
+    viewer may not see becomes null plus a FORBIDDEN error). Either part may be absent."""
 
     def __init__(self, coordinate: str, rule: Rule | None, visibility: bool) -> None:
         super().__init__()
@@ -197,33 +282,45 @@ class Guard(FieldExtension):
 
     @staticmethod
     def _visible(viewer: UserRow | None, result: Any) -> Any:
-        if viewer is not None and viewer.role in auth.STAFF_ROLES:
-            return result  # staff may see every User and Campaign (resolvers/auth.py)
+        if isinstance(result, Connection):
+            return _checked_connection(viewer, result)
         if isinstance(result, list):
             # graphql-core turns an exception in a list into null at that index plus an error.
-            return [_forbidden(o) if o is not None and _hidden(viewer, o) else o for o in result]
-        if _hidden(viewer, result):
-            raise _forbidden(result)
-        return result
-
-
-def _forbidden(obj: Any) -> Forbidden:
-    return Forbidden(f"You may not see this {type(obj).__name__}")
+            return [_checked(viewer, o) for o in result]
+        checked = _checked(viewer, result)
+        if isinstance(checked, Forbidden):
+            raise checked
+        return checked
 
 
 def _named_type(type_: Any) -> Any:
-    while isinstance(type_, StrawberryContainer):
-        type_ = type_.of_type
-    return type_
+    """The object type inside lists, optionals and lazy annotations (`Annotated[Campaign,
+    strawberry.lazy(...)]`: missing those once left `Reward.campaign` unguarded)."""
+    while True:
+        if isinstance(type_, LazyType):
+            type_ = type_.resolve_type()
+        elif isinstance(type_, StrawberryContainer):
+            type_ = type_.of_type
+        else:
+            return type_
+
+
+def _generic_origin(definition: Any) -> type | None:
+    """The generic a specialised type was made from (`Connection` for `Connection[User]`)."""
+    concrete = definition.concrete_of
+    return None if concrete is None else concrete.origin  # type: ignore[no-any-return]
 
 
 def _guarded(type_: Any) -> bool:
-    """Whether values of this type may hold objects with an object rule."""
+    """Whether values of this type may hold objects with an object rule (a connection: of
+    a type with one)."""
     definition = get_object_definition(type_)
     if definition is None:
         return False
     if definition.is_interface:
         return any(issubclass(cls, type_) for cls in OBJECT_RULES)
+    if _generic_origin(definition) is Connection:
+        return any(_guarded(t) for t in definition.type_var_map.values())
     return type_ in OBJECT_RULES
 
 
@@ -247,13 +344,17 @@ def apply(*roots: type) -> None:
             continue
         seen.add(cls)
         definition = get_object_definition(cls, strict=True)
+        inside_connection = _generic_origin(definition) in (Connection, Edge)
         for field in definition.fields:
             named = _named_type(field.type)
             coordinate = _coordinate(definition.name, field)
             rule = RULES.get(coordinate)
             if rule is None and definition.name in root_names:
                 rule = NO_RULE
-            if rule is not None or _guarded(named):
+            # A connection is checked whole where it is returned, its edges and nodes with it.
+            if inside_connection:
+                pass
+            elif rule is not None or _guarded(named):
                 field.extensions.append(Guard(coordinate, rule, visibility=_guarded(named)))
             child = get_object_definition(named)
             if child is not None and not child.is_graphql_generic and not child.is_interface:

@@ -8,13 +8,15 @@ as executing it (bench/README.md).
 
 What `Schema.execute` (schema/__init__.py) does first, for a query: the same steps in the same
 order, each remembered where the extensions remember them. The document's raw limits
-(`limits.check_source_cached`), its parse and its validation (with Strawberry's validation
-rules) are remembered per document text; the operation's shape limits (`limits.check_operation`)
-are checked on every request, as the QueryLimits extension does. Then the compiled executor
-runs. Whenever any step would produce an error (a refused or invalid document, a variable
-that does not coerce, an unknown operation name, a mutation, a compiled run that bails out),
-or the operation cannot be planned, this returns None and the request goes through
-Strawberry's full pipeline from the start, which reports the error exactly as before. Queries
+(`limits.check_source_cached`), its parse, its field count and its validation (with
+Strawberry's validation rules) are remembered per document text, in the entry the pipeline
+reads too (schema/documents.py), so a document handed on to the pipeline is not validated
+again; the operation's shape limits (`limits.check_operation`) are checked on every request,
+as the QueryLimits extension does. Then the compiled executor runs. Whenever any step would
+produce an error (a refused or invalid document, a variable that does not coerce, an unknown
+operation name, a mutation, a compiled run that bails out), or the operation cannot be
+planned, this returns None and the request goes through Strawberry's full pipeline from the
+start, which reports the error exactly as before. Queries
 only read, so running one again is harmless. A success has no errors, so error masking has
 nothing to do, and no extension of ours adds response `extensions`.
 """
@@ -33,7 +35,6 @@ from graphql import (
     OperationType,
     Undefined,
     coerce_input_value,
-    parse,
     specified_rules,
 )
 from graphql.execution.get_variable_signature import (
@@ -47,33 +48,27 @@ from graphql.execution.values import (
 )
 from graphql.pyutils import Path
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo, validate_document
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 
 from resolvers.context import Context
+from resolvers.errors import BadUserInput
 from resolvers.warm import start_common_reads
-from schema import compiled, limits
+from schema import compiled, documents, inputs, limits
 from schema.fast_execution import FastExecutionContext
 
-# Document text -> its parsed, valid document, or None when it failed to parse or validate.
-# Bounded like Strawberry's parser and validation caches (256 each).
-_documents: dict[str, DocumentNode | None] = {}
-_MAX_DOCUMENTS = 256
-_RULES = tuple(specified_rules)
+_MAX_DOCUMENTS = 256  # operations remembered, as Strawberry's parser and validation caches
+_RULES = tuple(specified_rules)  # Strawberry's default validation rules
 
 
 def _document(graphql_schema: Any, query: str) -> DocumentNode | None:
-    if query in _documents:
-        return _documents[query]
-    try:
-        document: DocumentNode | None = parse(query)
-    except (GraphQLError, RecursionError):
-        document = None
-    if document is not None and validate_document(graphql_schema, document, _RULES):
-        document = None
-    if len(_documents) >= _MAX_DOCUMENTS:
-        _documents.clear()
-    _documents[query] = document
-    return document
+    """The parsed, valid document, or None: it does not parse, selects more fields than the
+    limit, or is invalid (the pipeline then reports why, without validating it again)."""
+    parsed = documents.parse_once(query)
+    if parsed.document is None or parsed.fields > limits.LIMITS.max_fields:
+        return None
+    if documents.validate_once(graphql_schema, parsed, _RULES):
+        return None
+    return parsed.document
 
 
 class _Operation:
@@ -239,7 +234,8 @@ async def run(
         limits.check_operation(
             graphql_schema, document, operation.operation, variables or {}, limits.LIMITS
         )
-    except limits.LimitExceeded:
+        inputs.check_inputs(graphql_schema, document, operation.operation, variables or {})
+    except (limits.LimitExceeded, BadUserInput):
         return None
     executor = _Run(graphql_schema, operation, variable_values, context)
     if isinstance(context, Context):

@@ -13,6 +13,7 @@ from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, decode
 from resolvers.loaders import Loader, Loaders
+from resolvers.visibility import Missing
 from schema.abtests import AbTest
 from schema.campaigns import Campaign
 from schema.common import Node
@@ -26,17 +27,17 @@ MAX_NODES = 100
 @dataclass(frozen=True)
 class NodeKind:
     loader: Callable[[Loaders], Loader]
-    to_node: Callable[[Any], Node]
+    cls: Any  # the Node type, with its `from_row`
 
 
 NODE_KINDS: dict[str, NodeKind] = {
-    "Campaign": NodeKind(lambda ls: ls.campaign_by_id, Campaign.from_row),
-    "Merchant": NodeKind(lambda ls: ls.merchant_by_id, Merchant.from_row),
-    "User": NodeKind(lambda ls: ls.user_by_id, User.from_row),
-    "AbTest": NodeKind(lambda ls: ls.ab_test_by_id, AbTest.from_row),
-    "Account": NodeKind(lambda ls: ls.account_by_id, Account.from_row),
-    "Reward": NodeKind(lambda ls: ls.reward_by_id, Reward.from_row),
-    "Transaction": NodeKind(lambda ls: ls.transaction_by_id, Transaction.from_row),
+    "Campaign": NodeKind(lambda ls: ls.campaign_by_id, Campaign),
+    "Merchant": NodeKind(lambda ls: ls.merchant_by_id, Merchant),
+    "User": NodeKind(lambda ls: ls.user_by_id, User),
+    "AbTest": NodeKind(lambda ls: ls.ab_test_by_id, AbTest),
+    "Account": NodeKind(lambda ls: ls.account_by_id, Account),
+    "Reward": NodeKind(lambda ls: ls.reward_by_id, Reward),
+    "Transaction": NodeKind(lambda ls: ls.transaction_by_id, Transaction),
 }
 
 
@@ -51,14 +52,17 @@ def _parse(global_id: str, argument: str) -> tuple[NodeKind, int]:
     return kind, pk
 
 
-async def _load(info: Info, kind: NodeKind, pk: int) -> Node | None:
+async def _load(info: Info, kind: NodeKind, pk: int) -> Node | Missing:
     row = await kind.loader(info.context.loaders).load(pk)
-    return kind.to_node(row) if row is not None else None
+    return kind.cls.from_row(row) if row is not None else Missing(kind.cls)  # type: ignore[no-any-return]
 
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global ID; null when none has it.")
+    @strawberry.field(
+        description="Any object by its global ID; null when none has it (with a FORBIDDEN "
+        "error, as for an object you may not see, unless you may see every object of its type)."
+    )
     async def node(
         self,
         info: Info,
@@ -68,8 +72,8 @@ class NodeQuery:
         return await _load(info, kind, pk)
 
     @strawberry.field(
-        description=f"Objects by global ID, in the order asked, null where none has the ID. "
-        f"At most {MAX_NODES} IDs."
+        description=f"Objects by global ID, in the order asked, null where none has the ID "
+        f"(answered as `node` does). At most {MAX_NODES} IDs."
     )
     async def nodes(
         self,

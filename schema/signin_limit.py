@@ -8,7 +8,6 @@ batch by the HTTP view, which counts its operations' sign-in fields together.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 from graphql import (
@@ -21,11 +20,10 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    parse,
 )
 from strawberry.extensions import SchemaExtension
 
-from schema import limits
+from schema import documents, limits
 from schema.limits import LimitExceeded
 
 SIGN_IN_FIELDS = frozenset({"login", "refreshToken", "completePasswordReset"})
@@ -74,18 +72,14 @@ def count(document: DocumentNode, operation: OperationDefinitionNode) -> int:
     return walk(operation.selection_set, frozenset())
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(query: str) -> DocumentNode | None:
-    try:
-        limits.check_source(query, limits.LIMITS)  # never hand the parser an abusive document
-        return parse(query)
-    except GraphQLError:
-        return None  # refused or invalid: executing it reports why
-
-
 def count_in_source(query: str, operation_name: str | None) -> int:
-    """`count` for a document not parsed yet (a batch's operation); 0 if it does not parse."""
-    document = _parsed(query)
+    """`count` for a batch's operation, not parsed yet; 0 if it is refused or does not parse
+    (executing it reports why). Parsed once with the rest (schema/documents.py)."""
+    try:
+        limits.check_source_cached(query, limits.LIMITS)  # never parse an abusive document
+    except GraphQLError:
+        return 0
+    document = documents.parse_once(query).document
     if document is None:
         return 0
     operation = _operation(document, operation_name)

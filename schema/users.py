@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db.accounts import MAX_ACCOUNTS_PER_USER
+from db.transactions import MAX_SPENDING_GROUPS
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
@@ -14,6 +16,7 @@ from resolvers import auth
 from resolvers import members as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
+from resolvers.visibility import Missing
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 from schema.members import (
     Account,
@@ -77,7 +80,10 @@ class User(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field(description="Linked bank and card accounts, oldest first.")
+    @strawberry.field(
+        description="Linked bank and card accounts, oldest first: at most the first "
+        f"{MAX_ACCOUNTS_PER_USER}."
+    )
     async def accounts(self, info: Info) -> list[Account]:
         rows = await info.context.loaders.accounts_by_user_id.load(self.pk)
         return [Account.from_row(r) for r in rows]
@@ -145,10 +151,11 @@ class User(Node):
     @strawberry.field(description="Rewards totalled by status (all time).")
     async def rewards_summary(self, info: Info) -> RewardsSummary:
         rows = await info.context.loaders.rewards_summary_by_user_id.load(self.pk)
-        return RewardsSummary.from_rows(rows)
+        return RewardsSummary.from_rows(self.pk, rows)
 
     @strawberry.field(
-        description="Spending between two days (both inclusive, UTC), grouped, largest first."
+        description="Spending between two days (both inclusive, UTC), grouped, largest first: "
+        f"at most the {MAX_SPENDING_GROUPS} largest groups (`share` counts every group)."
     )
     async def spending(
         self,
@@ -162,7 +169,7 @@ class User(Node):
         ],
     ) -> list[SpendingBucket]:
         buckets = await logic.spending(info.context, self.pk, from_, to, group_by)
-        return [SpendingBucket.from_row(b) for b in buckets]
+        return [SpendingBucket.from_row(self.pk, b) for b in buckets]
 
     @strawberry.field(description="The member's top merchants by affinity score.")
     async def merchant_affinities(
@@ -184,15 +191,17 @@ class User(Node):
 @strawberry.type
 class UserQuery:
     @strawberry.field(
-        description="One user by ID; an unknown ID is a BAD_USER_INPUT error. Members may ask "
-        "only for themselves."
+        description="One user by ID; null when none has it. Members may see only themselves: "
+        "anyone else, or an unknown ID, is null with a FORBIDDEN error."
     )
     async def user(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The user's ID.")],
     ) -> User | None:
-        return User.from_row(await logic.user(info.context, id))
+        row = await logic.user(info.context, id)
+        # The Guard answers Missing as null or FORBIDDEN (schema/permissions.py).
+        return User.from_row(row) if row else Missing(User)  # type: ignore[return-value]
 
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> User:

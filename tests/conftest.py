@@ -249,8 +249,14 @@ class Api:
 
 @pytest.fixture
 async def app(db_dsn: str, statements: StatementCounter) -> AsyncIterator[Any]:
+    # One admin makes most of the suite's requests, some of them 20 at once: no per-caller
+    # cap here (tests/test_attack_inputs.py tests it).
     application = create_app(
-        db_dsn, apply_migrations=False, on_connect=statements.attach, jwt_secret=JWT_SECRET
+        db_dsn,
+        apply_migrations=False,
+        on_connect=statements.attach,
+        jwt_secret=JWT_SECRET,
+        max_in_flight_per_viewer=0,
     )
     async with application.router.lifespan_context(application) as state:
         yield _WithLifespanState(application, dict(state or {}))

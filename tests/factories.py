@@ -92,8 +92,8 @@ async def audit_rows(
     conn: asyncpg.Connection, target_id: int | None = None
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT actor_id, action, target_type, target_id, before, after, request_id"
-        " FROM audit_logs WHERE $1::bigint IS NULL OR target_id = $1 ORDER BY id",
+        "SELECT actor_id, action, target_type, target_id, before, after, request_id,"
+        " client_request_id FROM audit_logs WHERE $1::bigint IS NULL OR target_id = $1 ORDER BY id",
         target_id,
     )
     return [dict(r) for r in rows]

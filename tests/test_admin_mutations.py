@@ -240,8 +240,11 @@ async def test_campaign_transitions_are_audited_with_actor_and_request_id(
         )
         assert data[verb]["userErrors"] == []
     rows = await f.audit_rows(conn, c)
-    assert [(r["action"], r["actor_id"], r["request_id"]) for r in rows] == [
+    assert [(r["action"], r["actor_id"], r["client_request_id"]) for r in rows] == [
         ("campaign.launch", manager.user_id, "r0"),
         ("campaign.pause", manager.user_id, "r1"),
         ("campaign.complete", manager.user_id, "r2"),
     ]
+    # The request id is the server's own, a different one for each request.
+    assert len({r["request_id"] for r in rows}) == 3
+    assert all(len(r["request_id"]) == 32 for r in rows)

@@ -23,7 +23,8 @@ AUDIT = """
 query ($first: Int, $after: String, $filter: AuditLogFilter) {
   admin { auditLogs(first: $first, after: $after, filter: $filter) {
     totalCount
-    nodes { action targetType targetId before after requestId createdAt actor { id email } }
+    nodes { action targetType targetId before after requestId clientRequestId createdAt
+            actor { id email } }
     pageInfo { hasNextPage endCursor }
   } }
 }
@@ -113,7 +114,7 @@ async def test_audit_log_is_newest_first_with_details_and_filters(
     entries = (await api.data(AUDIT, {"filter": flt}))["admin"]["auditLogs"]["nodes"]
 
     admin = {"id": f.gid("User", api.user_id), "email": "test-admin@example.com"}
-    assert [(e["action"], e["requestId"], e["actor"]) for e in entries] == [
+    assert [(e["action"], e["clientRequestId"], e["actor"]) for e in entries] == [
         ("campaign.pause", "req-2", admin),
         ("campaign.launch", "req-1", admin),
     ]

@@ -61,8 +61,13 @@ async def fault_pg() -> AsyncIterator[EmbeddedPostgres]:
 
 @pytest.fixture
 async def fault_client(fault_pg: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncClient]:
+    # One admin sends the concurrent requests: no per-caller cap (test_attack_inputs.py).
     application = create_app(
-        fault_pg.dsn(DB_NAME), pool_settings=POOL, apply_migrations=False, jwt_secret=JWT_SECRET
+        fault_pg.dsn(DB_NAME),
+        pool_settings=POOL,
+        apply_migrations=False,
+        jwt_secret=JWT_SECRET,
+        max_in_flight_per_viewer=0,
     )
     conn = await asyncpg.connect(fault_pg.dsn(DB_NAME))
     try:
@@ -196,7 +201,11 @@ async def test_statement_and_acquire_timeouts_bound_a_request(
     c = await f.campaign(conn, m)
     tight = PoolSettings(min_size=1, max_size=1, statement_timeout_ms=800, acquire_timeout_s=0.3)
     application = create_app(
-        db_dsn, pool_settings=tight, apply_migrations=False, jwt_secret=JWT_SECRET
+        db_dsn,
+        pool_settings=tight,
+        apply_migrations=False,
+        jwt_secret=JWT_SECRET,
+        max_in_flight_per_viewer=0,  # one admin, two requests at once, a pool of one
     )
     admin = await f.user(conn, "timeout-admin@example.com", role="ADMIN")
     locker = await asyncpg.connect(db_dsn)

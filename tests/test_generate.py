@@ -114,6 +114,7 @@ async def test_seed_command_generates_and_refuses_a_non_empty_database(
         sys.executable,
         "server.py",
         "seed",
+        "--with-published-passwords",  # DATABASE_URL is set: a throwaway test database
         "--users",
         "6",
         "--merchants",

@@ -12,7 +12,7 @@ import pytest
 
 from tests import factories as f
 from tests import member_factories as mf
-from tests.conftest import Api
+from tests.conftest import Api, Cast
 
 USER = """
 query ($id: ID!) {
@@ -84,14 +84,29 @@ async def test_user_returns_profile_accounts_and_rewards_summary(
     }
 
 
-async def test_unknown_or_malformed_user_id_is_bad_user_input(
-    api: Api, conn: asyncpg.Connection
-) -> None:
+async def test_malformed_user_id_is_bad_user_input(api: Api, conn: asyncpg.Connection) -> None:
     m = await f.merchant(conn)
-    for bad in (f.gid("User", 424242), "nonsense", f.gid("Merchant", m)):
+    for bad in ("nonsense", f.gid("Merchant", m)):
         body = await api.gql(USER, {"id": bad})
         [error] = body["errors"]
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "id"}, bad
+
+
+async def test_unknown_user_id_is_null_for_an_admin_and_forbidden_for_a_member(
+    cast: Cast,
+) -> None:
+    unknown = {"id": f.gid("User", 424242)}
+
+    as_admin = await cast.admin.gql(USER, unknown)
+    as_member = await cast.member.gql(USER, unknown)
+    assert cast.other_member.user_id is not None
+    other = await cast.member.gql(USER, {"id": f.gid("User", cast.other_member.user_id)})
+
+    assert as_admin == {"data": {"user": None}}
+    # A member cannot tell a missing user from one they may not see.
+    assert as_member["data"] == other["data"] == {"user": None}
+    assert [e["extensions"]["code"] for e in as_member["errors"]] == ["FORBIDDEN"]
+    assert as_member["errors"][0]["message"] == other["errors"][0]["message"]
 
 
 async def test_me_is_the_signed_in_user(api: Api, conn: asyncpg.Connection) -> None:

@@ -1,0 +1,115 @@
+"""Each document text parsed once and validated once, whichever path runs it.
+
+The prepared path (schema/prepared.py) and Strawberry's pipeline (through the QueryLimits
+extension, in place of Strawberry's ParserCache and ValidationCache) read the same entry, so a
+document the prepared path hands over to the pipeline is not validated a second time.
+
+Validation is the expensive step (the overlapping-fields rule compares every pair of fields
+with the same response name, so its time grows with the square of a repeated field's count),
+so the fields are counted on the parsed document, before validation, and `limits` refuses a
+document over its cap first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
+from strawberry.schema.schema import validate_document
+
+_MAX_DOCUMENTS = 256  # entries remembered, as Strawberry's parser and validation caches
+
+
+@dataclass
+class Parsed:
+    """A document text's parse: the document (None when it does not parse) and its fields."""
+
+    document: DocumentNode | None
+    fields: int = 0
+    # validation rules -> the errors they found (rules differ only if an extension adds some)
+    errors: dict[tuple[Any, ...], list[GraphQLError]] = field(default_factory=dict)
+
+
+_parsed: dict[str, Parsed] = {}
+
+
+def parse_once(query: str) -> Parsed:
+    """The document of `query`, parsed the first time it is seen. Call only on a document
+    that passed `limits.check_source` (size, tokens, nesting): the parser is recursive."""
+    found = _parsed.get(query)
+    if found is not None:
+        return found
+    try:
+        document = parse(query)
+    except (GraphQLError, RecursionError):
+        # Not remembered as a document: Strawberry parses it again to report the error
+        # where it reports parse errors (a parse is linear, unlike validation).
+        found = Parsed(None)
+    else:
+        found = Parsed(document, count_fields(document))
+    if len(_parsed) >= _MAX_DOCUMENTS:
+        _parsed.clear()
+    _parsed[query] = found
+    return found
+
+
+def validate_once(schema: Any, parsed: Parsed, rules: Sequence[Any]) -> list[GraphQLError]:
+    """Strawberry's validation of a parsed document, run once per document and rule set."""
+    assert parsed.document is not None
+    key = tuple(rules)
+    errors = parsed.errors.get(key)
+    if errors is None:
+        errors = parsed.errors[key] = validate_document(schema, parsed.document, key)
+    return errors
+
+
+def count_fields(document: DocumentNode) -> int:
+    """Field selections in the document, each counted every time it is used: a fragment's
+    fields once per spread (a fragment spread nowhere counts once). Fragment cycles are cut
+    (validation reports them); each fragment's count is worked out once, so a fragment
+    spread twice inside one spread twice... costs no more to count than to parse."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    counts: dict[str, int] = {}
+
+    def of_fragment(name: str) -> int:
+        if name not in counts:
+            counts[name] = 0  # while it is counted: a cycle back to it adds nothing
+            counts[name] = of_selections(fragments[name].selection_set)
+        return counts[name]
+
+    def of_selections(selection_set: SelectionSetNode) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                if selection.name.value in fragments:
+                    total += of_fragment(selection.name.value)
+                continue
+            if isinstance(selection, FieldNode):
+                total += 1
+            if (
+                isinstance(selection, FieldNode | InlineFragmentNode)
+                and selection.selection_set is not None
+            ):
+                total += of_selections(selection.selection_set)
+        return total
+
+    total = sum(
+        of_selections(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+    return total + sum(of_fragment(name) for name in fragments if name not in counts)
