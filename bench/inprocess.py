@@ -77,14 +77,15 @@ async def main(args: argparse.Namespace) -> None:
         for q in build(dataset):
             if q.name not in args.queries.split(","):
                 continue
+            sids = await open_sessions(dsn, {q.viewer(i) for i in range(args.n + 20)})
 
-            async def once(i: int, q=q) -> None:  # type: ignore[no-untyped-def]
+            async def once(i: int, q=q, sids=sids) -> None:  # type: ignore[no-untyped-def]
                 ctx = Context(
                     request=request,  # type: ignore[arg-type]
                     response=None,
                     pool=pool,
                     request_id="bench",
-                    credential=Credential(user_id=q.viewer(i)),
+                    credential=Credential(user_id=q.viewer(i), session_id=sids[q.viewer(i)]),
                 )
                 result = await schema.execute(q.ours, q.ours_vars(i), context_value=ctx)
                 assert not result.errors, result.errors
@@ -123,14 +124,27 @@ async def main(args: argparse.Namespace) -> None:
         await pool.close()
 
 
-async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
-    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+async def open_sessions(dsn: str, viewers: set[int]) -> dict[int, str]:
+    """A session for each viewer, opened in the database: access tokens (and the viewer
+    read) name one, as after `login`."""
     from datetime import UTC, datetime, timedelta
 
-    import asyncpg
+    from db import sessions
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        ends = datetime.now(UTC) + timedelta(days=1)
+        return {v: await sessions.open_without_refresh(conn, v, ends) for v in viewers}
+    finally:
+        await conn.close()
+
+
+async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
+    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+    from datetime import timedelta
+
     import orjson
 
-    from db import sessions
     from resolvers.auth import Tokens
     from server import create_app
 
@@ -142,12 +156,7 @@ async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> 
             if q.name not in args.queries.split(","):
                 continue
             viewers = {q.viewer(i) for i in range(args.n + 20)}
-            conn = await asyncpg.connect(dsn)
-            try:  # access tokens name a session: one each, opened in the database
-                ends = datetime.now(UTC) + timedelta(days=1)
-                sids = {v: await sessions.open_without_refresh(conn, v, ends) for v in viewers}
-            finally:
-                await conn.close()
+            sids = await open_sessions(dsn, viewers)
             headers = {
                 viewer: [
                     (b"host", b"127.0.0.1:8000"),
