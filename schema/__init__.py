@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from schema import compiled, list_lengths, permissions, prepared
+from schema import compiled, limits, list_lengths, permissions, prepared
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
@@ -57,6 +57,12 @@ class Schema(strawberry.Schema):
     ) -> ExecutionResult:
         """A prepared query runs without Strawberry's pipeline (schema/prepared.py); anything
         else, and any query that would produce an error, goes through it."""
+        if query is not None and operation_name is None:
+            # Strawberry would run the first of several operations (its execution context
+            # names it when the request does not): refused here, as the spec requires.
+            refusal = limits.unchosen_operation(query, limits.LIMITS)
+            if refusal is not None:
+                return ExecutionResult(data=None, errors=[refusal])
         tried = (
             query is not None
             and root_value is None

@@ -113,3 +113,31 @@ def count_fields(document: DocumentNode) -> int:
         if isinstance(d, OperationDefinitionNode)
     )
     return total + sum(of_fragment(name) for name in fragments if name not in counts)
+
+
+class OperationNotChosen(GraphQLError):
+    """The request does not say which of its document's operations to run (or names one the
+    document lacks): refused before anything runs, as the GraphQL spec requires."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "OPERATION_NOT_CHOSEN"})
+
+
+def operation_of(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    """The operation a request runs: the one named, or the document's only one. Every check
+    (cost, text caps, sign-in count) and the executor must see the same one, so an ambiguous
+    or unknown name is an error here rather than a guess (the first operation once went
+    uncounted by the cost limit while the executor ran it)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        if len(operations) == 1:
+            return operations[0]
+        raise OperationNotChosen(
+            "The document has several operations: name the one to run in `operationName`"
+            if operations
+            else "The document has no operation"
+        )
+    for operation in operations:
+        if operation.name is not None and operation.name.value == operation_name:
+            return operation
+    raise OperationNotChosen(f"The document has no operation named {operation_name!r}")

@@ -47,6 +47,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from resolvers.errors import BadUserInput
+from schema import documents
 
 
 def _env_cap(name: str, default: int) -> int:
@@ -278,18 +279,6 @@ def check_inputs(
             _check_value(variables[use.variable], use.type, use.coordinate, use.argument, use.field)
 
 
-def _operation_of(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:
-    return next(
-        (
-            d
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            and (operation_name is None or (d.name is not None and d.name.value == operation_name))
-        ),
-        None,
-    )
-
-
 class InputLimits(SchemaExtension):
     """Refuses over-long text arguments after validation, before execution."""
 
@@ -297,9 +286,8 @@ class InputLimits(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None:
-            operation = _operation_of(document, ctx.operation_name)
-            if operation is not None:
-                check_inputs(ctx.schema._schema, document, operation, ctx.variables or {})
+            operation = documents.operation_of(document, ctx.operation_name)
+            check_inputs(ctx.schema._schema, document, operation, ctx.variables or {})
         yield
 
 

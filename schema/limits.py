@@ -437,6 +437,8 @@ class _Walker:
             return int(value.value)
         if isinstance(value, VariableNode):
             given = self.variables.get(value.name.value)
+            if isinstance(given, float) and given.is_integer():
+                return int(given)  # graphql-core coerces 100.0 to the Int 100
             return given if isinstance(given, int) and not isinstance(given, bool) else None
         return None
 
@@ -481,14 +483,6 @@ def check_operation(
         )
 
 
-def _operation_of(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:
-    """The operation a request names (or its only one), as graphql-core picks it."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((o for o in operations if o.name and o.name.value == operation_name), None)
-
-
 def check_batch(
     schema: GraphQLSchema,
     operations: Iterable[tuple[str, Mapping[str, Any], str | None]],
@@ -521,9 +515,8 @@ def check_batch(
                 f"The batch selects more than {limits.max_fields} fields, the limit for the "
                 "whole request",
             )
-        operation = _operation_of(parsed.document, operation_name)
-        if operation is not None:
-            cost += _measure(schema, parsed.document, operation, variables).cost
+        operation = documents.operation_of(parsed.document, operation_name)
+        cost += _measure(schema, parsed.document, operation, variables).cost
     if cost > limits.max_cost:
         raise LimitExceeded(
             "COST_LIMIT_EXCEEDED",
@@ -561,19 +554,25 @@ class QueryLimits(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None:
-            operation = next(
-                (
-                    d
-                    for d in document.definitions
-                    if isinstance(d, OperationDefinitionNode)
-                    and (
-                        ctx.operation_name is None
-                        or (d.name and d.name.value == ctx.operation_name)
-                    )
-                ),
-                None,
-            )
-            if operation is not None:
-                root = ctx.schema._schema  # the graphql-core schema behind Strawberry's
-                check_operation(root, document, operation, ctx.variables or {}, LIMITS)
+            operation = documents.operation_of(document, ctx.operation_name)
+            root = ctx.schema._schema  # the graphql-core schema behind Strawberry's
+            check_operation(root, document, operation, ctx.variables or {}, LIMITS)
         yield
+
+
+def unchosen_operation(query: str, limits: Limits) -> documents.OperationNotChosen | None:
+    """The refusal of a request that names no operation for a document with several; None
+    for any other document (one over the raw limits, or that does not parse, is refused by
+    the pipeline with its own error)."""
+    try:
+        check_source_cached(query, limits)
+    except LimitExceeded:
+        return None
+    document = documents.parse_once(query).document
+    if document is None:
+        return None
+    try:
+        documents.operation_of(document, None)
+    except documents.OperationNotChosen as refusal:
+        return refusal
+    return None

@@ -39,15 +39,6 @@ def refusal(count: int) -> LimitExceeded:
     )
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    for d in document.definitions:
-        if isinstance(d, OperationDefinitionNode) and (
-            name is None or (d.name is not None and d.name.value == name)
-        ):
-            return d
-    return None
-
-
 def count(document: DocumentNode, operation: OperationDefinitionNode) -> int:
     """Sign-in fields at the root of `operation` (through fragments; cycles cut)."""
     if operation.operation is not OperationType.MUTATION:
@@ -82,8 +73,7 @@ def count_in_source(query: str, operation_name: str | None) -> int:
     document = documents.parse_once(query).document
     if document is None:
         return 0
-    operation = _operation(document, operation_name)
-    return count(document, operation) if operation is not None else 0
+    return count(document, documents.operation_of(document, operation_name))
 
 
 class SignInLimit(SchemaExtension):
@@ -93,9 +83,7 @@ class SignInLimit(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None:
-            operation = _operation(document, ctx.operation_name)
-            if operation is not None:
-                found = count(document, operation)
-                if found > MAX_SIGN_INS:
-                    raise refusal(found)
+            found = count(document, documents.operation_of(document, ctx.operation_name))
+            if found > MAX_SIGN_INS:
+                raise refusal(found)
         yield

@@ -435,3 +435,52 @@ async def test_variable_defaults_are_counted(cast: Cast, tight: Any) -> None:
     error = the_error(await cast.manager.gql(query))
     assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
     assert f"up to {100 + 100 + 100 * 366} objects" in error["message"]
+
+
+# --- found by the attack on the merged server ------------------------------------------------
+
+
+async def test_a_batch_of_two_operation_documents_is_refused_not_run(
+    cast: Cast, statements: StatementCounter
+) -> None:
+    # Each document's first operation went uncounted by the batch budget, and ran.
+    one = "query A { campaigns(first: 20) { nodes { id } } } query B { __typename }"
+
+    status, body = await post(cast.manager, [{"query": one}] * 3)
+
+    assert status == 400
+    assert body["errors"] == [
+        {
+            "message": "The document has several operations: name the one to run in "
+            "`operationName`",
+            "extensions": {"code": "OPERATION_NOT_CHOSEN"},
+        }
+    ]
+    assert statements.count == 0
+
+
+async def test_a_document_of_several_operations_needs_an_operation_name(
+    cast: Cast, statements: StatementCounter
+) -> None:
+    # Strawberry ran the first operation when none was named.
+    document = "query A { campaigns { totalCount } } query B { __typename }"
+
+    status, body = await post(cast.manager, {"query": document})
+
+    assert status == 200
+    error = the_error(body)
+    assert error["extensions"]["code"] == "OPERATION_NOT_CHOSEN"
+    assert statements.count == 0
+    status, body = await post(cast.manager, {"query": document, "operationName": "B"})
+    assert (status, body) == (200, {"data": {"__typename": "Query"}})
+
+
+async def test_a_page_size_given_as_a_whole_float_is_counted(cast: Cast, tight: Any) -> None:
+    # graphql-core reads {"n": 100.0} as the Int 100; the cost walk counted the default 20.
+    tight(max_cost=150)
+    query = "query ($n: Int) { campaigns(first: $n) { nodes { id } } }"
+
+    for n in (100, 100.0):
+        error = the_error(await cast.manager.gql(query, {"n": n}))
+        assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+        assert "up to 200 objects" in error["message"]
