@@ -33,7 +33,7 @@ from resolvers.context import (
     current_request_id,
     new_request_id,
 )
-from schema import limits, signin_limit
+from schema import documents, limits, signin_limit
 
 log = logging.getLogger("campaign_graphql.http")
 
@@ -324,6 +324,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise RequestRefused(400, "Each batched operation must be an object with a query")
             if not isinstance(item.get("variables"), dict | None):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
+            _check_operation_name(item)
         try:
             limits.check_batch(
                 self.schema._schema,  # type: ignore[attr-defined]  # graphql-core's, behind ours
@@ -331,22 +332,33 @@ class GraphQLApp(GraphQL[Context, None]):
                     (
                         item["query"],
                         item.get("variables") or {},
-                        name if isinstance(name := item.get("operationName"), str) else None,
+                        item.get("operationName"),
                     )
                     for item in request_data
                 ),
                 limits.LIMITS,
             )
-        except limits.LimitExceeded as exc:
+        except (limits.LimitExceeded, documents.OperationNotChosen) as exc:
             raise RequestRefused(400, exc.message, (exc.extensions or {})["code"]) from None
         sign_ins = sum(
             signin_limit.count_in_source(item["query"], item.get("operationName"))
             for item in request_data
-            if isinstance(item.get("operationName"), str | None)
         )
         if sign_ins > signin_limit.MAX_SIGN_INS:
             refusal = signin_limit.refusal(sign_ins)
             raise RequestRefused(400, refusal.message, signin_limit.CODE)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A POST body: an operation (a JSON object) or a batch (an array), with a string
+        `operationName` if any; Strawberry's parser fails with a 500 on anything else."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(
+                400, "The request body must be a JSON object, or an array of them for a batch"
+            )
+        if isinstance(parsed, dict):
+            _check_operation_name(parsed)
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -529,3 +541,10 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
         return True
+
+
+def _check_operation_name(item: Mapping[str, Any]) -> None:
+    if not isinstance(item.get("operationName"), str | None):
+        raise HTTPException(
+            400, "The GraphQL operation's `operationName` must be a string or null, if provided."
+        )

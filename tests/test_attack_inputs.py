@@ -753,3 +753,38 @@ async def test_connections_over_the_cap_are_closed_at_once(real_server: int) -> 
     finally:
         for _, w in held:
             w.close()
+
+
+# --- found by the attack on the merged server ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"null", "The request body must be a JSON object, or an array of them for a batch"),
+        (b"5", "The request body must be a JSON object, or an array of them for a batch"),
+        (b'"x"', "The request body must be a JSON object, or an array of them for a batch"),
+        (b"true", "The request body must be a JSON object, or an array of them for a batch"),
+        (
+            b'{"query": "{ __typename }", "operationName": {}}',
+            "The GraphQL operation's `operationName` must be a string or null, if provided.",
+        ),
+        (
+            b'[{"query": "{ __typename }", "operationName": []}]',
+            "The GraphQL operation's `operationName` must be a string or null, if provided.",
+        ),
+    ],
+    ids=["null", "number", "string", "boolean", "operationName object", "batched list"],
+)
+async def test_a_body_of_the_wrong_shape_is_a_coded_400_not_a_500(
+    anon: Api, body: bytes, message: str
+) -> None:
+    response = await anon.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+    }
