@@ -24,10 +24,18 @@ class RevokedReason(enum.Enum):
     DISABLED = "DISABLED"
 
 
-# The session row and its first refresh token in one statement, so neither exists alone.
+# The session row and its first refresh token in one statement, so neither exists alone; only
+# while the user is ACTIVE and (when given, for `login`) still has the password hash that was
+# checked. FOR SHARE orders it with a password reset, a role change or disabling, which lock
+# the user's row before they revoke sessions: either this session is committed first, and
+# they revoke it, or this statement waits for them and then sees the new row.
 CREATE = """
 WITH session AS (
-    INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3) RETURNING id
+    INSERT INTO sessions (id, user_id, expires_at)
+    SELECT $1, u.id, $3 FROM users u
+    WHERE u.id = $2 AND u.status = 'ACTIVE' AND ($5::text IS NULL OR u.password_hash = $5)
+    FOR SHARE
+    RETURNING id
 )
 INSERT INTO refresh_tokens (token_hash, session_id) SELECT $4, id FROM session
 """
@@ -40,21 +48,29 @@ async def create(
     user_id: int,
     expires_at: datetime,
     refresh_hash: str,
-) -> None:
-    await conn.execute(CREATE, session_id, user_id, expires_at, refresh_hash)
+    password_hash: str | None = None,
+) -> bool:
+    """Whether the session was opened (False: the user is not ACTIVE, or their password
+    changed since `password_hash` was read)."""
+    status = await conn.execute(
+        CREATE, session_id, user_id, expires_at, refresh_hash, password_hash
+    )
+    return bool(status == "INSERT 0 1")
 
 
 async def open_without_refresh(conn: asyncpg.Connection, user_id: int, expires_at: datetime) -> str:
     """A session whose refresh token nobody holds (a random hash): for access tokens minted
     outside `login`, like the dev server's printed admin token and the benchmarks'."""
     session_id = str(uuid.uuid4())
-    await create(
+    opened = await create(
         conn,
         session_id=session_id,
         user_id=user_id,
         expires_at=expires_at,
         refresh_hash=secrets.token_hex(32),
     )
+    if not opened:
+        raise ValueError(f"user {user_id} is not ACTIVE: no session opened")
     return session_id
 
 

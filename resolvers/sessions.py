@@ -53,8 +53,10 @@ def _tokens(ctx: Context) -> auth.Tokens:
     return ctx.tokens
 
 
-async def open_session(ctx: Context, user: UserRow) -> SignedIn:
-    """A new session for `user` (after a successful login); this request now acts as them."""
+async def open_session(ctx: Context, user: UserRow, password_hash: str) -> SignedIn | None:
+    """A new session for `user` (after a successful login with `password_hash`); this request
+    now acts as them. None when the user was disabled, or their password changed, since it
+    was read: a login racing a reset or a disable must not outlive it."""
     tokens = _tokens(ctx)
     now = datetime.now(UTC).replace(microsecond=0)
     expires_at = now + signin.POLICY.refresh_ttl
@@ -63,13 +65,16 @@ async def open_session(ctx: Context, user: UserRow) -> SignedIn:
     async with ctx.transaction() as conn:
         await db.prune(conn)
         await db.trim(conn, user.id, SESSIONS_PER_USER - 1)
-        await db.create(
+        opened = await db.create(
             conn,
             session_id=session_id,
             user_id=user.id,
             expires_at=expires_at,
             refresh_hash=hash_of(refresh),
+            password_hash=password_hash,
         )
+    if not opened:
+        return None
     auth.sign_in(ctx, user, session_id)
     return SignedIn(
         user,

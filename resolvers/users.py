@@ -86,7 +86,10 @@ async def login(ctx: Context, email: str, password: str) -> Outcome[sessions.Sig
     await signin.succeeded(ctx, account)
     if found.user.status is not UserStatus.ACTIVE:
         return Outcome.refuse(None, "This account is disabled", ErrorCode.ACCOUNT_DISABLED)
-    return Outcome(await sessions.open_session(ctx, found.user))
+    signed_in = await sessions.open_session(ctx, found.user, found.password_hash)
+    if signed_in is None:  # disabled, or the password changed, while it was being checked
+        return Outcome.refuse(None, BAD_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS)
+    return Outcome(signed_in)
 
 
 # --- password resets ------------------------------------------------------------------------

@@ -405,3 +405,87 @@ def _second_app(dsn: str) -> Any:
                 yield c
 
     return open_client()
+
+
+# --- found by the attack on the merged server ------------------------------------------------
+
+
+async def _session_opened_after(db_dsn: str, user_id: int, old_hash: str, change: str) -> bool:
+    """Whether a login that checked `old_hash` opens a session while `change` (run in a
+    transaction that locked the user's row first, as a reset or a disable does) commits."""
+    from datetime import UTC, datetime, timedelta
+
+    from db import sessions
+
+    admin = await asyncpg.connect(db_dsn)
+    racer = await asyncpg.connect(db_dsn)
+    try:
+        changing = admin.transaction()
+        await changing.start()
+        await admin.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+        await admin.execute(change, user_id)
+        opening = asyncio.ensure_future(
+            sessions.create(
+                racer,
+                session_id="00000000-0000-4000-8000-000000000001",
+                user_id=user_id,
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+                refresh_hash="x" * 64,
+                password_hash=old_hash,
+            )
+        )
+        # The login's statement waits on the user's row until the change commits.
+        for _ in range(200):
+            waiting = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting == 1 and not opening.done()
+        await changing.commit()
+        return await opening
+    finally:
+        await admin.close()
+        await racer.close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE users SET password_hash = 'new' WHERE id = $1",
+        "UPDATE users SET status = 'DISABLED' WHERE id = $1",
+    ],
+    ids=["password reset", "disabled"],
+)
+async def test_a_login_checked_before_a_reset_or_disable_opens_no_session_after_it(
+    conn: asyncpg.Connection, db_dsn: str, change: str
+) -> None:
+    # A login whose password check ran while a reset or a disable committed opened a session
+    # after the revocation, which then outlived it.
+    user = await f.user(conn, "racer@example.com")
+    old_hash = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user)
+
+    opened = await _session_opened_after(db_dsn, user, old_hash, change)
+
+    assert opened is False
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM sessions WHERE id = '00000000-0000-4000-8000-000000000001'"
+        )
+        == 0
+    )
+
+
+async def test_a_login_with_the_current_password_still_opens_a_session(
+    conn: asyncpg.Connection, db_dsn: str
+) -> None:
+    user = await f.user(conn, "racer@example.com")
+    current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user)
+
+    opened = await _session_opened_after(
+        db_dsn, user, current, "UPDATE users SET name = 'Renamed' WHERE id = $1"
+    )
+
+    assert opened is True
