@@ -12,6 +12,7 @@ document over its cap first.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class Parsed:
 
     document: DocumentNode | None
     fields: int = 0
+    repeats: int = 0  # the most fields of one selection set sharing a response name
     # validation rules -> the errors they found (rules differ only if an extension adds some)
     errors: dict[tuple[Any, ...], list[GraphQLError]] = field(default_factory=dict)
 
@@ -58,7 +60,7 @@ def parse_once(query: str) -> Parsed:
         # where it reports parse errors (a parse is linear, unlike validation).
         found = Parsed(None)
     else:
-        found = Parsed(document, count_fields(document))
+        found = Parsed(document, count_fields(document), most_repeated(document))
     if len(_parsed) >= _MAX_DOCUMENTS:
         _parsed.clear()
     _parsed[query] = found
@@ -113,6 +115,45 @@ def count_fields(document: DocumentNode) -> int:
         if isinstance(d, OperationDefinitionNode)
     )
     return total + sum(of_fragment(name) for name in fragments if name not in counts)
+
+
+def most_repeated(document: DocumentNode) -> int:
+    """The most fields sharing one response name in any selection set, with its inline
+    fragments and fragment spreads merged in, as the overlapping-fields validation rule
+    merges them: the rule compares every pair of them, so its time grows with the square of
+    this number (200 `me { ... on User { id } }` took 0.17 s to validate)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    merged: dict[str, Counter[str]] = {}
+
+    def keys_of_fragment(name: str) -> Counter[str]:
+        if name not in merged:
+            merged[name] = Counter()  # while it is merged: a cycle back to it adds nothing
+            merged[name] = keys(fragments[name].selection_set)
+        return merged[name]
+
+    def keys(selection_set: SelectionSetNode) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                found[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                found.update(keys(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+                found.update(keys_of_fragment(selection.name.value))
+        return found
+
+    most = 0
+    pending = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while pending:
+        selection_set = pending.pop()
+        most = max(most, max(keys(selection_set).values(), default=0))
+        for selection in selection_set.selections:
+            inner = getattr(selection, "selection_set", None)  # fields, inline fragments
+            if inner is not None:
+                pending.append(inner)
+    return most
 
 
 class OperationNotChosen(GraphQLError):

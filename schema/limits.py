@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -89,6 +89,7 @@ class Limits:
     max_document_bytes: int = 20_000  # GRAPHQL_MAX_DOCUMENT_BYTES
     max_cost: int = 10_000  # GRAPHQL_MAX_COST
     max_fields: int = 400  # GRAPHQL_MAX_FIELDS
+    max_repeated_fields: int = 30  # GRAPHQL_MAX_REPEATED_FIELDS
     max_batch: int = 10  # GRAPHQL_MAX_BATCH
     max_body_bytes: int = 1_000_000  # HTTP_MAX_BODY_BYTES
     max_response_bytes: int = 10_000_000  # GRAPHQL_MAX_RESPONSE_BYTES
@@ -106,6 +107,7 @@ class Limits:
             max_document_bytes=_env_int(env, "GRAPHQL_MAX_DOCUMENT_BYTES", d.max_document_bytes),
             max_cost=_env_int(env, "GRAPHQL_MAX_COST", d.max_cost),
             max_fields=_env_int(env, "GRAPHQL_MAX_FIELDS", d.max_fields),
+            max_repeated_fields=_env_int(env, "GRAPHQL_MAX_REPEATED_FIELDS", d.max_repeated_fields),
             max_batch=_env_int(env, "GRAPHQL_MAX_BATCH", d.max_batch),
             max_body_bytes=_env_int(env, "HTTP_MAX_BODY_BYTES", d.max_body_bytes),
             max_response_bytes=_env_int(env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes),
@@ -443,12 +445,19 @@ class _Walker:
         return None
 
 
-def check_fields(fields: int, limits: Limits) -> None:
-    """The number of field selections of a parsed document (`documents.count_fields`)."""
-    if fields > limits.max_fields:
+def check_fields(parsed: documents.Parsed, limits: Limits) -> None:
+    """The field selections of a parsed document (`documents.count_fields`), and the most
+    of them sharing a response name in one selection set (`documents.most_repeated`)."""
+    if parsed.fields > limits.max_fields:
         raise LimitExceeded(
             "FIELD_LIMIT_EXCEEDED",
-            f"The document selects {fields} fields; the limit is {limits.max_fields}",
+            f"The document selects {parsed.fields} fields; the limit is {limits.max_fields}",
+        )
+    if parsed.repeats > limits.max_repeated_fields:
+        raise LimitExceeded(
+            "FIELD_LIMIT_EXCEEDED",
+            f"The document selects one field {parsed.repeats} times in one place (through "
+            f"fragments); the limit is {limits.max_repeated_fields}",
         )
 
 
@@ -515,6 +524,7 @@ def check_batch(
                 f"The batch selects more than {limits.max_fields} fields, the limit for the "
                 "whole request",
             )
+        check_fields(replace(parsed, fields=0), limits)  # its repeats (fields: counted above)
         operation = documents.operation_of(parsed.document, operation_name)
         cost += _measure(schema, parsed.document, operation, variables).cost
     if cost > limits.max_cost:
@@ -536,7 +546,7 @@ class QueryLimits(SchemaExtension):
             check_source_cached(ctx.query, LIMITS)
             parsed = documents.parse_once(ctx.query)
             if parsed.document is not None:
-                check_fields(parsed.fields, LIMITS)
+                check_fields(parsed, LIMITS)
                 ctx.graphql_document = parsed.document
         yield
 

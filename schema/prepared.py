@@ -64,7 +64,11 @@ def _document(graphql_schema: Any, query: str) -> DocumentNode | None:
     """The parsed, valid document, or None: it does not parse, selects more fields than the
     limit, or is invalid (the pipeline then reports why, without validating it again)."""
     parsed = documents.parse_once(query)
-    if parsed.document is None or parsed.fields > limits.LIMITS.max_fields:
+    if parsed.document is None:
+        return None
+    try:
+        limits.check_fields(parsed, limits.LIMITS)
+    except limits.LimitExceeded:
         return None
     if documents.validate_once(graphql_schema, parsed, _RULES):
         return None
