@@ -33,6 +33,7 @@ from resolvers.context import (
     current_request_id,
     new_request_id,
 )
+from resolvers.errors import BadUserInput
 from schema import documents, limits, signin_limit
 
 log = logging.getLogger("campaign_graphql.http")
@@ -338,7 +339,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 ),
                 limits.LIMITS,
             )
-        except (limits.LimitExceeded, documents.OperationNotChosen) as exc:
+        except (limits.LimitExceeded, documents.OperationNotChosen, BadUserInput) as exc:
             raise RequestRefused(400, exc.message, (exc.extensions or {})["code"]) from None
         sign_ins = sum(
             signin_limit.count_in_source(item["query"], item.get("operationName"))

@@ -49,6 +49,7 @@ from graphql import (
 from graphql.language import Lexer
 from strawberry.extensions import SchemaExtension
 
+from resolvers.errors import BadUserInput
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from resolvers.settings import MAX_PAGE_SIZE
 from schema import documents, list_lengths
@@ -368,8 +369,16 @@ class _Walker:
         if isinstance(length, list_lengths.Cap):
             return length.cap
         if isinstance(length, list_lengths.CountOf):
-            # More than the cap is refused by the resolver (BAD_USER_INPUT), before SQL.
-            return min(self._list_length(node, length.argument), length.cap)
+            # More than the cap is refused here, as the resolver would, but before graphql-core
+            # and Strawberry convert the list once per field that uses it.
+            given = self._list_length(node, length.argument)
+            if given > length.cap:
+                raise BadUserInput(
+                    f"`{length.argument}` may hold at most {length.cap} {length.items} "
+                    f"(got {given})",
+                    length.argument,
+                )
+            return given
         if isinstance(length, list_lengths.IntArgument):
             value = self._argument(node, length.argument)
             if value is None or isinstance(value, NullValueNode):
@@ -503,6 +512,7 @@ def check_batch(
     refused on its own otherwise (too large, too deep, not parsing) is left out of the sums:
     it is refused with its own error when it runs."""
     tokens = fields = cost = 0
+    measured: list[tuple[Any, Mapping[str, Any], str | None]] = []
     for query, variables, operation_name in operations:
         try:
             tokens += check_source_cached(query, limits, limits.max_tokens - tokens)
@@ -525,8 +535,11 @@ def check_batch(
                 "whole request",
             )
         check_fields(replace(parsed, fields=0), limits)  # its repeats (fields: counted above)
-        operation = documents.operation_of(parsed.document, operation_name)
-        cost += _measure(schema, parsed.document, operation, variables).cost
+        measured.append((parsed.document, variables, operation_name))
+    # The cost once the whole batch is within its token and field budgets.
+    for document, variables, operation_name in measured:
+        operation = documents.operation_of(document, operation_name)
+        cost += _measure(schema, document, operation, variables).cost
     if cost > limits.max_cost:
         raise LimitExceeded(
             "COST_LIMIT_EXCEEDED",

@@ -49,6 +49,7 @@ class CountOf:
 
     argument: str
     cap: int
+    items: str = "items"  # what the refusal calls them
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ PAGE = Page()
 # "Type.field" -> its worst case; "*.field" covers that field on every type (every payload's
 # `userErrors`, built by UserError.all).
 LIST_LENGTHS: dict[str, ListLength] = {
-    "Query.nodes": CountOf("ids", MAX_NODES),
+    "Query.nodes": CountOf("ids", MAX_NODES, "IDs"),
     "AbTest.variants": Cap(MAX_VARIANTS_PER_TEST),
     "Admin.settings": Cap(len(KNOWN)),
     "AffinitySummary.topMerchants": Cap(MAX_TOP_MERCHANTS),

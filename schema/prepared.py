@@ -231,15 +231,15 @@ async def run(
     operation = _operation(graphql_schema, query, document, variables, operation_name, context)
     if operation is None:
         return None
-    variable_values = operation.variables(variables or {})
-    if variable_values is None:
-        return None
-    try:
+    try:  # before the variables are coerced: a refused list is not converted first
         limits.check_operation(
             graphql_schema, document, operation.operation, variables or {}, limits.LIMITS
         )
         inputs.check_inputs(graphql_schema, document, operation.operation, variables or {})
     except (limits.LimitExceeded, BadUserInput):
+        return None
+    variable_values = operation.variables(variables or {})
+    if variable_values is None:
         return None
     executor = _Run(graphql_schema, operation, variable_values, context)
     if isinstance(context, Context):
