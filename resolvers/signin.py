@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,9 +68,13 @@ def client_address(ctx: Context) -> str:
 
 
 def account_key(email: str) -> str:
-    """Emails compare case-insensitively (the column is citext), so the key is lower case.
-    PostgreSQL text holds no NUL, so one becomes U+FFFD (no stored email has either)."""
-    return email.strip().lower().replace("\x00", "\ufffd")
+    """Emails compare case-insensitively (the column is citext), so the key is lower case,
+    without accents: PostgreSQL lowers "İ" to "i" where Python gives "i" and a combining dot,
+    and every spelling that finds the same account must share its count (merging a few more
+    spellings only throttles sooner). PostgreSQL text holds no NUL, so one becomes U+FFFD."""
+    decomposed = unicodedata.normalize("NFKD", email.strip().lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.replace("\x00", "\ufffd")
 
 
 async def attempt(ctx: Context, account: str | None) -> None:

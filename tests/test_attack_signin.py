@@ -489,3 +489,18 @@ async def test_a_login_with_the_current_password_still_opens_a_session(
     )
 
     assert opened is True
+
+
+async def test_spellings_of_one_email_share_its_throttle(
+    cast: Cast, conn: asyncpg.Connection
+) -> None:
+    # PostgreSQL finds iris@ by "İris@" too, but Python's lower() made "İ" a key of its own,
+    # so each "i" in an email doubled the guesses allowed per window.
+    await f.user(conn, "iris@example.com")
+    for spelling in ("iris", "İris", "irİs", "IRIS", "İrİs"):
+        body = await _login(cast.anonymous, f"{spelling}@example.com", WRONG)
+        assert body["token"] is None
+
+    body = await cast.anonymous.gql(LOGIN, {"email": "İris@example.com", "password": f.PASSWORD})
+
+    assert _codes(body) == ["LOGIN_THROTTLED"]
