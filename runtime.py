@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-PRODUCTION = "production"
+from resolvers.env import is_production
+
 MIN_JWT_SECRET_LENGTH = 32
 
 
@@ -36,7 +37,7 @@ class RuntimeSettings:
         env = os.environ if env is None else env
         origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
         return cls(
-            production=env.get("APP_ENV", "").strip().lower() == PRODUCTION,
+            production=is_production(env),
             cors_origins=origins,
         )
 

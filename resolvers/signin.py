@@ -19,17 +19,10 @@ from datetime import UTC, datetime, timedelta
 from db import sign_in_throttle as db
 from db.sign_in_throttle import Scope
 from resolvers.context import Context
+from resolvers.env import positive_int
 from resolvers.errors import LoginThrottled
 
 UNKNOWN_ADDRESS = "unknown"
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    value = int(raw) if raw else default
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (got {raw})")
-    return value
 
 
 @dataclass(frozen=True)
@@ -46,10 +39,14 @@ class SignInPolicy:
         env = os.environ if env is None else env
         d = cls()
         return cls(
-            account_failures=_env_int(env, "LOGIN_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
-            address_failures=_env_int(env, "LOGIN_THROTTLE_ADDRESS_FAILURES", d.address_failures),
-            window_minutes=_env_int(env, "LOGIN_THROTTLE_WINDOW_MINUTES", d.window_minutes),
-            refresh_ttl_days=_env_int(env, "REFRESH_TOKEN_TTL_DAYS", d.refresh_ttl_days),
+            account_failures=positive_int(
+                env, "LOGIN_THROTTLE_ACCOUNT_FAILURES", d.account_failures
+            ),
+            address_failures=positive_int(
+                env, "LOGIN_THROTTLE_ADDRESS_FAILURES", d.address_failures
+            ),
+            window_minutes=positive_int(env, "LOGIN_THROTTLE_WINDOW_MINUTES", d.window_minutes),
+            refresh_ttl_days=positive_int(env, "REFRESH_TOKEN_TTL_DAYS", d.refresh_ttl_days),
         )
 
     @property

@@ -17,6 +17,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from resolvers.context import Context
+from resolvers.env import is_production
 
 log = logging.getLogger("campaign_graphql.errors")
 
@@ -46,7 +47,7 @@ UNSTORABLE_TEXT = (
 
 # With APP_ENV=production, error messages carry no "Did you mean 'campaigns'?": suggestions
 # spell out the schema's field, argument and enum names to callers who may not introspect it.
-SUGGESTIONS = os.environ.get("APP_ENV", "").strip().lower() != "production"
+SUGGESTIONS = not is_production(os.environ)
 # graphql-core appends each suggestion to the end of a sentence as " Did you mean ...?"; the
 # names it suggests cannot contain "?".
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")

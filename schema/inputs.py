@@ -46,20 +46,12 @@ from strawberry.extensions import SchemaExtension
 # Strawberry's own DateTime scalar, reused so that only the range differs.
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
+from resolvers.env import positive_int
 from resolvers.errors import BadUserInput
 from schema import documents
 
-
-def _env_cap(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    value = int(raw) if raw else default
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (got {raw})")
-    return value
-
-
 # Search and filter text (GRAPHQL_MAX_FILTER_LENGTH): what a person types into a search box.
-FILTER_MAX = _env_cap("GRAPHQL_MAX_FILTER_LENGTH", 200)
+FILTER_MAX = positive_int(os.environ, "GRAPHQL_MAX_FILTER_LENGTH", 200)
 # A cursor this server wrote is under 100 characters.
 CURSOR_MAX = 200
 # Sign-in texts: far above any real email, password or token, refused before a hash or a

@@ -49,35 +49,15 @@ from graphql import (
 from graphql.language import Lexer
 from strawberry.extensions import SchemaExtension
 
+from resolvers.env import is_production, positive_float, positive_int
 from resolvers.errors import BadUserInput
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from resolvers.settings import MAX_PAGE_SIZE
 from schema import documents, list_lengths
 
-PRODUCTION = "production"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 OPENING = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 CLOSING = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = int(raw)
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (got {raw})")
-    return value
-
-
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = float(raw)
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds (got {raw})")
-    return value
 
 
 @dataclass(frozen=True)
@@ -102,18 +82,24 @@ class Limits:
         env = os.environ if env is None else env
         d = cls()
         return cls(
-            max_depth=_env_int(env, "GRAPHQL_MAX_DEPTH", d.max_depth),
-            max_aliases=_env_int(env, "GRAPHQL_MAX_ALIASES", d.max_aliases),
-            max_tokens=_env_int(env, "GRAPHQL_MAX_TOKENS", d.max_tokens),
-            max_document_bytes=_env_int(env, "GRAPHQL_MAX_DOCUMENT_BYTES", d.max_document_bytes),
-            max_cost=_env_int(env, "GRAPHQL_MAX_COST", d.max_cost),
-            max_fields=_env_int(env, "GRAPHQL_MAX_FIELDS", d.max_fields),
-            max_repeated_fields=_env_int(env, "GRAPHQL_MAX_REPEATED_FIELDS", d.max_repeated_fields),
-            max_batch=_env_int(env, "GRAPHQL_MAX_BATCH", d.max_batch),
-            max_body_bytes=_env_int(env, "HTTP_MAX_BODY_BYTES", d.max_body_bytes),
-            max_response_bytes=_env_int(env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes),
-            request_timeout_s=_env_float(env, "GRAPHQL_REQUEST_TIMEOUT_S", d.request_timeout_s),
-            introspection=env.get("APP_ENV", "").strip().lower() != PRODUCTION,
+            max_depth=positive_int(env, "GRAPHQL_MAX_DEPTH", d.max_depth),
+            max_aliases=positive_int(env, "GRAPHQL_MAX_ALIASES", d.max_aliases),
+            max_tokens=positive_int(env, "GRAPHQL_MAX_TOKENS", d.max_tokens),
+            max_document_bytes=positive_int(
+                env, "GRAPHQL_MAX_DOCUMENT_BYTES", d.max_document_bytes
+            ),
+            max_cost=positive_int(env, "GRAPHQL_MAX_COST", d.max_cost),
+            max_fields=positive_int(env, "GRAPHQL_MAX_FIELDS", d.max_fields),
+            max_repeated_fields=positive_int(
+                env, "GRAPHQL_MAX_REPEATED_FIELDS", d.max_repeated_fields
+            ),
+            max_batch=positive_int(env, "GRAPHQL_MAX_BATCH", d.max_batch),
+            max_body_bytes=positive_int(env, "HTTP_MAX_BODY_BYTES", d.max_body_bytes),
+            max_response_bytes=positive_int(
+                env, "GRAPHQL_MAX_RESPONSE_BYTES", d.max_response_bytes
+            ),
+            request_timeout_s=positive_float(env, "GRAPHQL_REQUEST_TIMEOUT_S", d.request_timeout_s),
+            introspection=not is_production(env),
         )
 
 
