@@ -200,15 +200,18 @@ class Connection(Generic[T]):
         to_node: Callable[[R], T],
         cursor_of: Callable[[R], str],
         count_total: Callable[[], Awaitable[int]],
+        rendered_as: type | None = None,
     ) -> Connection[T]:
+        """The page's rows made into nodes; with `rendered_as`, the nodes are JSON written by
+        PostgreSQL for that class, and the rows are what its visibility rule reads."""
         rows = page.rows
         edges = [Edge(node=to_node(r), row=r, cursor_of=cursor_of) for r in rows]
         nodes = [e.node for e in edges]
         return cls(
             edges=edges,
             nodes=nodes,
-            facts=nodes,
-            node_class=None,
+            facts=nodes if rendered_as is None else rows,
+            node_class=rendered_as,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
@@ -241,9 +244,7 @@ class Connection(Generic[T]):
         page = await read(expression)
         if expression is None:
             return cls.of(page, to_node, cursor_of, count_total)
-        connection = cls.of(page, render.rendered_node, cursor_of, count_total)
-        connection.facts, connection.node_class = page.rows, node_class
-        return connection
+        return cls.of(page, render.rendered_node, cursor_of, count_total, node_class)
 
     @classmethod
     def rendered(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -441,13 +441,19 @@ class _Walker:
 
 
 def check_fields(parsed: documents.Parsed, limits: Limits) -> None:
-    """The field selections of a parsed document (`documents.count_fields`), and the most
-    of them sharing a response name in one selection set (`documents.most_repeated`)."""
+    """The field selections of a parsed document (`documents.count_fields`), then its
+    repeats (`check_repeats`)."""
     if parsed.fields > limits.max_fields:
         raise LimitExceeded(
             "FIELD_LIMIT_EXCEEDED",
             f"The document selects {parsed.fields} fields; the limit is {limits.max_fields}",
         )
+    check_repeats(parsed, limits)
+
+
+def check_repeats(parsed: documents.Parsed, limits: Limits) -> None:
+    """The most fields sharing a response name in one selection set
+    (`documents.most_repeated`)."""
     if parsed.repeats > limits.max_repeated_fields:
         raise LimitExceeded(
             "FIELD_LIMIT_EXCEEDED",
@@ -520,7 +526,7 @@ def check_batch(
                 f"The batch selects more than {limits.max_fields} fields, the limit for the "
                 "whole request",
             )
-        check_fields(replace(parsed, fields=0), limits)  # its repeats (fields: counted above)
+        check_repeats(parsed, limits)
         measured.append((parsed.document, variables, operation_name))
     # The cost once the whole batch is within its token and field budgets.
     for document, variables, operation_name in measured:
