@@ -13,7 +13,7 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -304,3 +304,31 @@ async def cast(api: Api, conn: asyncpg.Connection) -> Cast:
 
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def tight(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Replace the process's limits (schema/limits.py) for one test."""
+    from schema import limits
+
+    def set_limits(**changes: Any) -> limits.Limits:
+        value = replace(limits.LIMITS, **changes)
+        monkeypatch.setattr(limits, "LIMITS", value)
+        return value
+
+    return set_limits
+
+
+async def admin_with_session(conn: asyncpg.Connection, email: str) -> int:
+    """An ADMIN in a database not cloned from the template (made again if it exists), with
+    the test session `bearer` names."""
+    admin = int(
+        await conn.fetchval(
+            "INSERT INTO users (email, name, role, password_hash)"
+            " VALUES ($1, 'Admin', 'ADMIN', 'x')"
+            " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id",
+            email,
+        )
+    )
+    await open_test_session(conn, admin)
+    return admin

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from graphql import build_schema
 from schema import documents, limits, list_lengths
 from schema import schema as app_schema
 from tests import factories as f
+from tests import member_factories as mf
 from tests.conftest import Api, Cast, StatementCounter
 
 DEFAULTS = limits.Limits()
@@ -38,18 +38,6 @@ query ($from: Date, $to: Date) {
 LAUNCH = """
 mutation ($id: ID!) { launchCampaign(input: {id: $id}) { campaign { status } userErrors { code } } }
 """
-
-
-@pytest.fixture
-def tight(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Replace the process's limits for one test."""
-
-    def set_limits(**changes: Any) -> limits.Limits:
-        value = replace(limits.LIMITS, **changes)
-        monkeypatch.setattr(limits, "LIMITS", value)
-        return value
-
-    return set_limits
 
 
 async def post(api: Api, body: Any) -> tuple[int, Any]:
@@ -168,11 +156,8 @@ async def test_spending_returns_at_most_its_stated_groups(
     cast: Cast, conn: asyncpg.Connection
 ) -> None:
     member = cast.member.user_id
-    account = await conn.fetchval(
-        "INSERT INTO accounts (user_id, kind, institution, last_four)"
-        " VALUES ($1, 'CHECKING', 'Bank', '0000') RETURNING id",
-        member,
-    )
+    assert member is not None
+    account = await mf.account(conn, member, institution="Bank", last_four="0000")
     # 101 categories; category n spends n cents, so the smallest (c001) is the one left out.
     await conn.execute(
         "INSERT INTO transactions (account_id, user_id, amount_cents, category, occurred_at)"
@@ -347,11 +332,8 @@ async def test_a_response_over_the_cap_is_refused_whole(
     cast: Cast, conn: asyncpg.Connection, tight: Any
 ) -> None:
     member = cast.member.user_id
-    account = await conn.fetchval(
-        "INSERT INTO accounts (user_id, kind, institution, last_four)"
-        " VALUES ($1, 'CHECKING', 'Bank', '0000') RETURNING id",
-        member,
-    )
+    assert member is not None
+    account = await mf.account(conn, member, institution="Bank", last_four="0000")
     await conn.execute(
         "INSERT INTO transactions (account_id, user_id, amount_cents, category, occurred_at,"
         " description) SELECT $1, $2, 100, 'Retail', now() - g * interval '1 minute',"

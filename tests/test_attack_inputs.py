@@ -47,8 +47,8 @@ from tests.conftest import (
     Cast,
     StatementCounter,
     _WithLifespanState,
+    admin_with_session,
     bearer,
-    open_test_session,
 )
 from tests.schema_positions import (
     GRAPHQL,
@@ -592,12 +592,7 @@ async def test_a_postgresql_crash_is_service_unavailable_never_internal(
     )
     conn = await asyncpg.connect(crash_pg.dsn(CRASH_DB))
     try:
-        admin = await conn.fetchval(
-            "INSERT INTO users (email, name, role, password_hash)"
-            " VALUES ('crash-admin@example.com', 'Admin', 'ADMIN', 'x')"
-            " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id"
-        )
-        await open_test_session(conn, admin)
+        admin = await admin_with_session(conn, "crash-admin@example.com")
         m = await f.merchant(conn, "Crash Shop")
         await f.campaign(conn, m, name="Before the crash")
     finally:

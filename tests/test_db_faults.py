@@ -21,7 +21,7 @@ from db.embedded import ROOT, EmbeddedPostgres, ensure_database
 from db.pool import PoolSettings
 from server import create_app
 from tests import factories as f
-from tests.conftest import JWT_SECRET, _WithLifespanState, bearer, open_test_session
+from tests.conftest import JWT_SECRET, _WithLifespanState, admin_with_session, bearer
 
 DB_NAME = "cg_fault"
 # Tight bounds so the test shows that nothing waits past them.
@@ -71,12 +71,7 @@ async def fault_client(fault_pg: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncC
     )
     conn = await asyncpg.connect(fault_pg.dsn(DB_NAME))
     try:
-        admin = await conn.fetchval(
-            "INSERT INTO users (email, name, role, password_hash)"
-            " VALUES ('fault-admin@example.com', 'Admin', 'ADMIN', 'x')"
-            " ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id"
-        )
-        await open_test_session(conn, admin)
+        admin = await admin_with_session(conn, "fault-admin@example.com")
     finally:
         await conn.close()
     async with application.router.lifespan_context(application) as state:

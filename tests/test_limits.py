@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -30,18 +29,6 @@ def the_error(body: dict[str, Any]) -> dict[str, Any]:
     [error] = body["errors"]
     assert "data" not in body or body["data"] is None
     return error
-
-
-@pytest.fixture
-def tight(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Replace the process's limits for one test."""
-
-    def set_limits(**changes: Any) -> limits.Limits:
-        value = replace(limits.LIMITS, **changes)
-        monkeypatch.setattr(limits, "LIMITS", value)
-        return value
-
-    return set_limits
 
 
 async def test_a_query_within_every_limit_runs(api: Api, conn: asyncpg.Connection) -> None:
