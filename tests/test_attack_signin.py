@@ -8,8 +8,10 @@ re-enable, a DISABLED user signed in by a reset, no logout, no refresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from db import passwords
+from db import passwords, sessions
 from resolvers import signin
 from resolvers.signin import SignInPolicy
 from server import create_app
@@ -256,8 +258,6 @@ async def test_guessing_reset_tokens_is_throttled_per_address(
 
 
 async def test_access_tokens_are_short_lived_and_come_with_a_refresh_token(cast: Cast) -> None:
-    from datetime import datetime, timedelta
-
     signed = await _login(cast.anonymous, "member@example.com")
     issued = datetime.fromisoformat(signed["expiresAt"])
     refresh_ends = datetime.fromisoformat(signed["refreshTokenExpiresAt"])
@@ -394,8 +394,6 @@ async def test_a_disabled_user_with_a_reset_token_is_not_signed_in_by_it(
 
 
 def _second_app(dsn: str) -> Any:
-    import contextlib
-
     @contextlib.asynccontextmanager
     async def open_client() -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(dsn, apply_migrations=False, jwt_secret=JWT_SECRET)
@@ -413,10 +411,6 @@ def _second_app(dsn: str) -> Any:
 async def _session_opened_after(db_dsn: str, user_id: int, old_hash: str, change: str) -> bool:
     """Whether a login that checked `old_hash` opens a session while `change` (run in a
     transaction that locked the user's row first, as a reset or a disable does) commits."""
-    from datetime import UTC, datetime, timedelta
-
-    from db import sessions
-
     admin = await asyncpg.connect(db_dsn)
     racer = await asyncpg.connect(db_dsn)
     try:
