@@ -157,10 +157,11 @@ CONTAINERS: dict[str, str] = {
 }
 
 
-def visible(viewer: UserRow | None, obj: Any) -> bool:
-    """The one check: may `viewer` see `obj`? An object of a type without a rule is refused
-    (only guarded types reach a guarded field, so one without a rule is a mistake)."""
-    rule = OBJECT_RULES.get(type(obj))
+def visible(viewer: UserRow | None, obj: Any, as_type: type | None = None) -> bool:
+    """The one check: may `viewer` see `obj` (an object of `as_type` when it is the facts of
+    a row PostgreSQL wrote)? An object of a type without a rule is refused (only guarded
+    types reach a guarded field, so one without a rule is a mistake)."""
+    rule = OBJECT_RULES.get(as_type or type(obj))
     return rule is not None and rule.sees(viewer, obj)
 
 
@@ -175,8 +176,7 @@ def _checked_connection(viewer: UserRow | None, connection: Connection[Any]) -> 
     mistake in that SQL, and the whole connection is refused rather than shown."""
     cls = connection.node_class
     for fact in connection.facts:
-        rule = OBJECT_RULES.get(cls or type(fact))
-        if rule is None or not rule.sees(viewer, fact):
+        if not visible(viewer, fact, cls):
             raise Forbidden(f"This list holds a {(cls or type(fact)).__name__} you may not see")
     return connection
 
