@@ -1,7 +1,7 @@
 """CPU per request of the GraphQL layer alone: no HTTP, no load generator, one process.
 
     .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--rounds 5]
-        [--modes compiled,rows,unrendered,fast,stock] [--profile]
+        [--modes ours,rows,unrendered,stock] [--profile]
     .venv/bin/python bench/inprocess.py --asgi [--queries Q1] [--n 2000]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
@@ -39,8 +39,8 @@ from db.embedded import EmbeddedPostgres  # noqa: E402
 from db.pool import create_pool  # noqa: E402
 from resolvers.auth import Credential  # noqa: E402
 from resolvers.context import Context  # noqa: E402
-from schema import compiled, prepared, render, schema  # noqa: E402
-from schema.fast_execution import FastExecutionContext  # noqa: E402
+from schema import render, schema  # noqa: E402
+from schema.execution import Executor, rendering  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -60,16 +60,14 @@ async def main(args: argparse.Namespace) -> None:
     modes = args.modes.split(",")
 
     def set_mode(mode: str) -> None:
-        if mode not in ("compiled", "rows", "unrendered", "fast", "stock"):
+        if mode not in ("ours", "rows", "unrendered", "stock"):
             raise SystemExit(f"unknown mode {mode!r}")
-        compiled.ENABLED = mode in ("compiled", "rows", "unrendered")
-        rendering = (mode in ("compiled", "rows"), mode == "compiled")
-        if (render.ENABLED, render.LISTS) != rendering:
-            render.ENABLED, render.LISTS = rendering
-            compiled._plans.clear()  # plans keep what they render
-            prepared._operations.clear()  # and so do prepared operations
+        wanted = (mode in ("ours", "rows"), mode == "ours")
+        if (render.ENABLED, render.LISTS) != wanted:
+            render.ENABLED, render.LISTS = wanted
+            rendering._plans.clear()  # plans keep what they render
         schema.execution_context_class = (
-            StrawberryGraphQLCoreExecutionContext if mode == "stock" else FastExecutionContext
+            StrawberryGraphQLCoreExecutionContext if mode == "stock" else Executor
         )
 
     request = SimpleNamespace(headers={}, state=SimpleNamespace(request_id="bench"))
@@ -117,8 +115,7 @@ async def main(args: argparse.Namespace) -> None:
             print(
                 f"{q.name}: "
                 + ", ".join(f"{m} {best[m] * 1e3:.2f}" for m in modes)
-                + f" ms CPU/request (min of {args.rounds} rounds x {args.n} requests);"
-                f" compiled runs {dict(compiled.RUNS)}"
+                + f" ms CPU/request (min of {args.rounds} rounds x {args.n} requests)"
             )
     finally:
         await pool.close()
@@ -220,11 +217,10 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument(
         "--modes",
-        default="compiled",
-        help="comma-separated, run in turn each round: compiled (the server's executor), "
+        default="ours",
+        help="comma-separated, run in turn each round: ours (the server's executor), "
         "rows (PostgreSQL writes each object's JSON but no list whole, schema/render.py), "
-        "unrendered (PostgreSQL writes no JSON), "
-        "fast (without schema/compiled.py), stock (Strawberry's own executor)",
+        "unrendered (PostgreSQL writes no JSON), stock (Strawberry's own executor)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")
     parser.add_argument(

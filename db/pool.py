@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionHolder, PoolConnectionProxy
 
 
 @dataclass(frozen=True)
@@ -60,18 +59,6 @@ async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> None:  #
         await turns.acquire()
 
 
-# The asyncpg methods `FairPool._release_idle` calls, checked once rather than per release.
-_RELEASE_METHODS = all(
-    callable(getattr(cls, name, None))
-    for cls, name in (
-        (asyncpg.connection.Connection, "_on_release"),
-        (asyncpg.connection.Connection, "_reset"),
-        (PoolConnectionHolder, "_release"),
-        (PoolConnectionHolder, "_setup_inactive_callback"),
-    )
-)
-
-
 class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
     """asyncpg's pool, handing connections out first come, first served, within a deadline.
 
@@ -107,52 +94,12 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
             raise
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        # asyncpg's own release: a connection whose statement is still running (its request
+        # was cancelled) is reset or closed before another request may take it.
         try:
-            if not await self._release_idle(connection):
-                await super().release(connection, timeout=timeout)
+            await super().release(connection, timeout=timeout)
         finally:
             self._turns.release()
-
-    async def _release_idle(self, connection: Any) -> bool:
-        """Release a connection with nothing to clean up (no transaction, no cancellation in
-        progress, not due to be closed) as asyncpg's `release` would, without its shielding
-        Task and deadline: nothing here waits, so nothing can be interrupted. Returns False,
-        releasing nothing, when asyncpg's own `release` must do it.
-
-        asyncpg's release runs the connection holder's `release` in a new Task under
-        `asyncio.shield`, inside an `asyncio.timeout`, to await the pool's reset, which is
-        `_keep_session` (nothing) here: acquiring and releasing a connection took 23 µs of CPU
-        that way, 10 µs this way (bench/README.md). This reads asyncpg's internals (written
-        against 0.32): an asyncpg without one of them gets its own release.
-        """
-        if not _RELEASE_METHODS:
-            return False
-        holder: Any = getattr(connection, "_holder", None)
-        con: Any = getattr(connection, "_con", None)
-        try:
-            idle = (
-                type(connection) is PoolConnectionProxy
-                and holder is not None
-                and holder._pool is self
-                and con is not None
-                and self._reset is _keep_session
-                and not con.is_closed()
-                and con._top_xact is None
-                and not con._protocol.is_in_transaction()
-                and not con._protocol._is_cancelling()
-                and con._protocol.queries_count < holder._max_queries
-                and holder._generation == self._generation
-            )
-        except AttributeError:  # another asyncpg
-            return False
-        if not idle:
-            return False
-        con._on_release()  # as Pool.release
-        holder._timeout = None  # as PoolConnectionHolder.release, from here on
-        await con._reset()  # outside a transaction: clears listeners, no I/O
-        holder._release()
-        holder._setup_inactive_callback()
-        return True
 
 
 async def create_pool(

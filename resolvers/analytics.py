@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,17 +14,6 @@ from resolvers.periods import period
 
 MAX_TOP_MERCHANTS = 100
 DEFAULT_TOP_MERCHANTS = 10
-
-
-def start_daily(
-    ctx: Context, campaign_pks: list[int], day_from: date | None, day_to: date | None
-) -> Awaitable[list[list[DailyRow]]]:
-    """Start loading `daily` for many campaigns at once (the executor's list prefetch): the
-    same loader keys `daily` uses, so `daily` then finds its rows loaded."""
-    start, end = period(day_from, day_to)
-    return ctx.loaders.daily_analytics_by_campaign_period.load_many(  # type: ignore[no-any-return]
-        [(pk, start, end) for pk in campaign_pks]
-    )
 
 
 async def daily(

@@ -14,7 +14,6 @@ from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.visibility import Missing
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
-from schema.fast_execution import prefetch
 
 if TYPE_CHECKING:
     from schema.campaigns import Campaign
@@ -113,11 +112,6 @@ class AbTest(Node):
 
     @strawberry.field(
         description=f"The variants, control first: at most {MAX_VARIANTS_PER_TEST}.",
-        metadata=prefetch(
-            lambda ctx, tests, _: ctx.loaders.variants_by_ab_test_id.load_many(
-                [t.pk for t in tests]
-            )
-        ),
     )
     async def variants(self, info: Info) -> list[AbTestVariant]:
         rows = await info.context.loaders.variants_by_ab_test_id.load(self.pk)

@@ -33,7 +33,6 @@ from schema.common import (
     UserError,
     described_enum,
 )
-from schema.fast_execution import prefetch
 from schema.merchants import Merchant
 from schema.users import User
 
@@ -114,9 +113,6 @@ class Campaign(Node):
 
     @strawberry.field(
         description="The merchant funding this campaign.",
-        metadata=prefetch(
-            lambda ctx, cs, _: ctx.loaders.merchant_by_id.load_many([c.merchant_pk for c in cs])
-        ),
     )
     async def merchant(self, info: Info) -> Merchant:
         row = await info.context.loaders.merchant_by_id.load(self.merchant_pk)
@@ -124,11 +120,6 @@ class Campaign(Node):
 
     @strawberry.field(
         description="Who created it; null if that user was removed.",
-        metadata=prefetch(
-            lambda ctx, cs, _: ctx.loaders.user_by_id.load_many(
-                [c.created_by_pk for c in cs if c.created_by_pk is not None]
-            )
-        ),
     )
     async def created_by(self, info: Info) -> User | None:
         if self.created_by_pk is None:
@@ -138,11 +129,6 @@ class Campaign(Node):
 
     @strawberry.field(
         description="One row per day that has data in the period, oldest first.",
-        metadata=prefetch(
-            lambda ctx, cs, args: analytics_logic.start_daily(
-                ctx, [c.pk for c in cs], args.get("from"), args.get("to")
-            )
-        ),
     )
     async def daily_analytics(
         self, info: Info, from_: From = None, to: To = None
@@ -160,9 +146,6 @@ class Campaign(Node):
     @strawberry.field(
         description="The campaign's A/B tests, oldest first: at most the first "
         f"{MAX_TESTS_PER_CAMPAIGN}.",
-        metadata=prefetch(
-            lambda ctx, cs, _: ctx.loaders.ab_tests_by_campaign_id.load_many([c.pk for c in cs])
-        ),
     )
     async def ab_tests(self, info: Info) -> list[AbTest]:
         rows = await info.context.loaders.ab_tests_by_campaign_id.load(self.pk)

@@ -232,7 +232,7 @@ class Connection(Generic[T]):
         cursor_of: Callable[[Any], str],
         count_total: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
-        """The page `read(rendering)` returns, read the way the compiled executor asked
+        """The page `read(rendering)` returns, read the way the executor asked
         (schema/render.py): PostgreSQL writing the page's lists whole (a RenderedLists), or
         each node's JSON (the expression for `node_class`), or neither (None: rows made into
         nodes by `to_node`)."""

@@ -1,8 +1,8 @@
-"""Each document text parsed once and validated once, whichever path runs it.
+"""Each document text parsed once and validated once.
 
-The prepared path (schema/prepared.py) and Strawberry's pipeline (through the QueryLimits
-extension, in place of Strawberry's ParserCache and ValidationCache) read the same entry, so a
-document the prepared path hands over to the pipeline is not validated a second time.
+Strawberry's pipeline reads the entry through the QueryLimits extension, in place of
+Strawberry's ParserCache and ValidationCache; the batch check (schema/limits.py) reads the
+same entry, so a batched document is not parsed again.
 
 Validation is the expensive step (the overlapping-fields rule compares every pair of fields
 with the same response name, so its time grows with the square of a repeated field's count),

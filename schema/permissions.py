@@ -203,40 +203,6 @@ class Guard(FieldExtension):
         self.rule = rule
         self.visibility = visibility
 
-    def prefetch_allowed(self, ctx: Any) -> bool:
-        """Whether the executor may load this field's data for a whole list in advance (see
-        schema/fast_execution.py): only when the viewer is known and the rule lets them use
-        the field whoever owns the object, so nothing is read for a field that will refuse."""
-        viewer = ctx.viewer
-        rule = self.rule
-        return viewer is not None and (rule is None or rule.anonymous or rule.allows(viewer))
-
-    def allows_now(self, ctx: Any, source: Any) -> bool | None:
-        """For the compiled executor (schema/compiled.py), which calls the resolver itself:
-        whether this field may resolve on `source` (the rule, checked exactly as `resolve`
-        does), or None while the viewer is not loaded (then the field runs through
-        `resolve`, which loads it)."""
-        viewer = ctx.viewer
-        if viewer is None:
-            return None
-        rule = self.rule
-        return rule is None or rule.anonymous or rule.allows(viewer, _owner_of(source))
-
-    async def load_viewer(self, ctx: Any, source: Any) -> None:
-        """What `resolve` awaits before resolving while the viewer is not loaded: the rule's
-        check (which loads the viewer, or raises UNAUTHENTICATED / FORBIDDEN), or, for a
-        visibility filter alone, the viewer if there is one. For the compiled executor."""
-        if self.rule is not None:
-            await self.rule.enforce(ctx, _owner_of(source))
-        else:
-            await auth.viewer_or_none(ctx)
-
-    def visible_now(self, ctx: Any, result: Any) -> Any:
-        """The visibility filter of `resolve`, for the compiled executor's results."""
-        if result is None or not self.visibility:
-            return result
-        return self._visible(ctx.viewer, result)
-
     def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
         """Fields with a plain (sync) resolver, like a connection edge's `node`: stay sync
         when the viewer is known (no coroutine, no Task per list item)."""

@@ -1,20 +1,16 @@
-"""Objects whose JSON PostgreSQL can write (see db/render.py), as PostGraphile does.
+"""Objects whose JSON PostgreSQL can write (see db/render.py), as PostGraphile does: the
+declarations, and what a resolver reads to know it was asked.
 
 A type registers, for each of its plain fields (no resolver, no arguments, no access rule,
 no extension), the SQL expression of the field's JSON over its table's row, or `Nested`
-expressions for a plain object field (Money). When the compiled executor (schema/compiled.py)
-plans a selection of such a type made only of registered fields and `__typename`, it writes
-the selection as one SQL expression (`sql_for`) and hands it to the resolver that fetches
-the rows (the nearest field with a resolver above it) through that resolver's `info`
-(`requested`, a `Request`). A resolver that knows how (`Connection.read`) has PostgreSQL
-write each list of its page whole when it may, else each row's JSON, and returns an
-`orjson.Fragment` where the list or the object would be; one that does not returns objects,
-which are completed as usual. A Fragment is sent as it is: the response has the same bytes,
-without Python building and completing an object per row.
-
-Only the compiled executor asks, and only for the selection it planned, so the stock
-executor (and a rerun after a bailout) never sees a Fragment. tests/test_render.py compares
-rendered responses with the stock executor's byte for byte.
+expressions for a plain object field (Money). When a selection of such a type is made only
+of registered fields and `__typename`, the executor's planner (schema/execution/rendering.py)
+writes it as one SQL expression (`sql_for`) and hands it to the resolver that fetches the
+rows through that resolver's info (`requested`, a `Request`). A resolver that knows how
+(`Connection.read`) has PostgreSQL write each list of its page whole when it may, else each
+row's JSON, and returns an `orjson.Fragment` where the list or the object would be; the
+executor sends a Fragment as it is. tests/test_render.py compares rendered responses with the
+stock executor's byte for byte.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ from orjson import Fragment
 
 from db import render as sql
 from db.page_batch import RenderedLists
-from schema.fast_execution import plain_attribute
+from schema.execution.adapter import plain_attribute, raw_info
 
 
 @dataclass(frozen=True)
@@ -45,9 +41,6 @@ ROW = Nested({})
 # Strawberry class -> (Python field name -> JSON expression, Nested or ROW)
 _SPECS: dict[type, Nested] = {}
 
-# The attribute of a resolver's Info that holds what the compiled executor asks it to render.
-_REQUESTED = "rendered_by_sql"
-
 
 def renderable(cls: type, **fields: str | Nested) -> None:
     """Register the JSON expressions of `cls`'s plain fields, by Python name."""
@@ -55,7 +48,7 @@ def renderable(cls: type, **fields: str | Nested) -> None:
 
 
 # False: nothing is rendered; LISTS False: no list is written whole, only objects
-# (bench/inprocess.py --modes compiled,rows,unrendered compares).
+# (bench/inprocess.py --modes rendered,rows,unrendered compares).
 ENABLED = True
 LISTS = True
 
@@ -122,8 +115,7 @@ def rendered_node(row: Any) -> Any:
 
 
 class Request:
-    """What the compiled executor asks one resolver to have PostgreSQL write, made once per
-    planned operation.
+    """What the planner asks one resolver to have PostgreSQL write, made once per selection.
 
     `rows`: per class, the JSON expression of each object of that class under the resolver
     (None: two selections of the class differ, or one cannot be written: render neither).
@@ -141,10 +133,10 @@ class Request:
             self.whole = RenderedLists(tuple(lists[name] for name in sorted(lists)))
 
 
-def ask(info: Any, request: Request) -> None:
-    setattr(info, _REQUESTED, request)
+# The attribute of graphql-core's resolve info that holds the Request (the executor sets it).
+REQUESTED = "rendered_by_sql"
 
 
 def requested(info: Any) -> Request | None:
-    """What the resolver behind `info` is asked to render; None: return objects."""
-    return getattr(info, _REQUESTED, None)
+    """What the resolver behind Strawberry's `info` is asked to render; None: return objects."""
+    return getattr(raw_info(info), REQUESTED, None)

@@ -304,8 +304,8 @@ async def test_a_batch_of_repeated_fields_shares_one_field_budget(
 async def test_each_document_is_validated_once(
     anon: Api, validations: list[int], selection: str
 ) -> None:
-    # Without a token `me` fails: the prepared path hands the query to Strawberry's pipeline
-    # (and an invalid document goes there too); neither validates it again.
+    # Without a token `me` fails, an invalid document is refused: either way the document
+    # was validated once.
     body = await anon.gql("{ me { " + selection + " } } # " + uuid.uuid4().hex)
     assert body["errors"][0]["extensions"]["code"] in (
         "UNAUTHENTICATED",

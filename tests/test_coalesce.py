@@ -91,12 +91,12 @@ async def test_concurrent_requests_share_statements_and_each_gets_its_own_answer
     assert statements.count == sum(by_table.values())
 
 
-async def test_loaders_over_a_coalescer_settle_their_keys_and_keep_a_failed_batch_failed(
+async def test_loaders_over_a_coalescer_settle_their_keys_and_share_a_statement(
     pool: asyncpg.Pool, conn: asyncpg.Connection, statements: StatementCounter
 ) -> None:
-    """A loader over a Coalescer hands its batch to it from the dispatch callback (no Task):
-    each key gets its value (through the loader's `then`), a failed batch fails every key of
-    it for the rest of the request, and two requests' loaders still share the statement."""
+    """A loader over a Coalescer hands its batch to it: each key gets its value (through the
+    loader's `then`), a failed batch fails every key of it, and two requests' loaders still
+    share the statement."""
     ids = [await f.user(conn, f"l{i}@example.com", name=f"L{i}") for i in range(2)]
     names = batched(pool, users.by_ids, lambda rows: [r.name if r else None for r in rows])
     other_request = batched(pool, users.by_ids)
@@ -112,8 +112,5 @@ async def test_loaders_over_a_coalescer_settle_their_keys_and_keep_a_failed_batc
     statements.reset()
     with pytest.raises(asyncpg.PostgresError):
         await keys.load("nul\x00key")  # text PostgreSQL cannot store: the batch fails
-    # Failed for the rest of the request: the same error again, without another statement.
-    with pytest.raises(asyncpg.PostgresError):
-        await keys.load("nul\x00key")
     assert statements.count == 1
     assert await keys.load("max_page_size") is None  # the loader goes on working

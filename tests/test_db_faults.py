@@ -227,8 +227,7 @@ async def test_statement_and_acquire_timeouts_bound_a_request(
     for response in (starved, blocked):
         codes = {e["extensions"]["code"] for e in response.json()["errors"]}
         assert codes == {"SERVICE_UNAVAILABLE"}, response.json()
-    # One wait for the pool, not two: the compiled executor's rerun after the error finds the
-    # failed reads still failed (resolvers/loaders.py) instead of waiting again.
+    # One wait for the pool, not two: the operation runs once.
     assert starved_s < 2 * tight.acquire_timeout_s, starved_s
     assert 0.7 < blocked_s < tight.statement_timeout_ms / 1000 + 0.7, blocked_s
     assert await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", c) == "DRAFT"

@@ -40,7 +40,7 @@ query Q1($id: ID!) {
   campaign(id: $id) { id name description status version startsAt endsAt createdAt }
 }
 """
-# Two operations in one document (joined here: tests/test_fast_execution.py runs every
+# Two operations in one document (joined here: tests/test_executor.py runs every
 # document literal of the suite and expects one operation in each).
 OPERATION_A = "query A { me { id } }"
 OPERATION_B = "query B($id: ID!) { campaign(id: $id) { name } }"

@@ -1,12 +1,11 @@
-"""The fast executor (schema/fast_execution.py) gives exactly the stock executor's answers.
+"""Our executor (schema/execution/) gives exactly the stock executor's answers.
 
 Two identical databases (demo data, then cloned) serve two copies of the app; every request
-goes to one through the fast executor and to the other through Strawberry's stock executor,
+goes to one through our executor and to the other through Strawberry's stock executor,
 and the responses must be equal. Mutations run on both, so both databases stay identical.
 The requests: every GraphQL document found in the test suite (with variables made from the
 demo data), queries generated from the schema by hypothesis-graphql, and lists whose items
-have prefetched dataloader fields, for an ADMIN and a MEMBER. Data must be equal, errors too,
-except as `assert_same_answer` says (errors inside a subtree an error already nulled).
+have dataloader fields, for an ADMIN and a MEMBER. Status, data and errors must be equal.
 """
 
 from __future__ import annotations
@@ -39,8 +38,9 @@ from hypothesis_graphql import from_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.seed import seed_demo
-from schema import compiled, schema
-from schema.fast_execution import FastExecutionContext, leaf_recipe
+from schema import schema
+from schema.execution import Executor
+from schema.execution.executor import leaf
 from schema.members import Transaction
 from schema.merchants import Merchant
 from server import create_app
@@ -163,7 +163,7 @@ async def both(
     answers = []
     headers = {"x-request-id": f"diff-{next(_request_ids)}", **(headers or {})}
     for client, executor in zip(
-        clients, (FastExecutionContext, StrawberryGraphQLCoreExecutionContext), strict=True
+        clients, (Executor, StrawberryGraphQLCoreExecutionContext), strict=True
     ):
         schema.execution_context_class = executor
         try:
@@ -171,42 +171,17 @@ async def both(
                 "/graphql", json={"query": query, "variables": variables}, headers=headers
             )
         finally:
-            schema.execution_context_class = FastExecutionContext
+            schema.execution_context_class = Executor
         text = MEASURED.sub(r'"\1":<measured>', TIMESTAMP.sub("<ts>", r.text))
         answers.append((r.status_code, text))
     return answers
 
 
-def assert_same_answer(fast: Any, stock: Any, what: Any) -> None:
-    """The same status and body; the one allowed difference: when an error on a non-null
-    field nulls a whole subtree, the fast executor may also report errors of fields inside
-    that subtree which finished first (it completes loaded fields without waiting, the stock
-    executor cancels its pending siblings). Their values are discarded either way."""
-    if fast == stock:
-        return
-    assert fast[0] == stock[0], what
-    f_body, s_body = json.loads(fast[1]), json.loads(stock[1])
-    assert f_body.get("data") == s_body.get("data"), what
-    assert f_body.keys() == s_body.keys(), what
-    f_errors, s_errors = f_body.get("errors", []), s_body.get("errors", [])
-    for error in s_errors:
-        assert error in f_errors, (what, error)
-    for error in f_errors:
-        if error not in s_errors:
-            assert _inside_nulled(f_body.get("data"), error.get("path") or []), (what, error)
-
-
-def _inside_nulled(data: Any, path: list[Any]) -> bool:
-    """Whether some proper prefix of `path` is null in `data` (a subtree discarded)."""
-    node = data
-    for key in path[:-1]:
-        if node is None:
-            return True
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return node is None
+def assert_same_answer(ours: Any, stock: Any, what: Any) -> None:
+    """The same status, data and errors."""
+    assert ours[0] == stock[0], what
+    o_body, s_body = json.loads(ours[1]), json.loads(stock[1])
+    assert o_body == s_body, what
 
 
 async def demo_ids(clients: list[httpx.AsyncClient]) -> dict[str, list[str]]:
@@ -223,13 +198,13 @@ IDS = """
 
 def test_plain_scalar_fields_take_the_fast_path_and_resolver_fields_do_not() -> None:
     campaign = schema._schema.get_type("Campaign")
-    assert leaf_recipe(campaign.fields["name"]) is not None
-    assert leaf_recipe(campaign.fields["status"]) is not None
-    assert leaf_recipe(campaign.fields["merchant"]) is None  # custom resolver
-    assert leaf_recipe(campaign.fields["budget"]) is None  # object type
+    assert leaf(campaign.fields["name"]) is not None
+    assert leaf(campaign.fields["status"]) is not None
+    assert leaf(campaign.fields["merchant"]) is None  # custom resolver
+    assert leaf(campaign.fields["budget"]) is None  # object type
     user = schema._schema.get_type("User")
-    assert leaf_recipe(user.fields["name"]) is not None
-    assert leaf_recipe(user.fields["email"]) is None  # guarded by a permission class
+    assert leaf(user.fields["name"]) is not None
+    assert leaf(user.fields["email"]) is None  # guarded by a permission class
 
 
 async def test_suite_documents_give_identical_responses(twin_apps: list[Any]) -> None:
@@ -237,16 +212,12 @@ async def test_suite_documents_give_identical_responses(twin_apps: list[Any]) ->
     assert len(documents) >= 3  # the collection found the suite's documents
     ids = await demo_ids(twin_apps)
     compared = 0
-    runs = dict(compiled.RUNS)
     for document in documents:
         for variables in variable_sets(document, ids):
             fast, stock = await both(twin_apps, document, variables)
             assert_same_answer(fast, stock, (document, variables))
             compared += 1
     assert compared >= len(documents)
-    # Most of the suite's queries are answered by the compiled path (schema/compiled.py);
-    # the others bailed out to the fast executor or were not planned (mutations, `node`).
-    assert compiled.RUNS["answered"] - runs["answered"] >= 20, compiled.RUNS
 
 
 def generated_queries(count: int) -> list[str]:
@@ -305,7 +276,7 @@ query ($from: Date, $to: Date) {
 """
 
 
-async def test_lists_with_prefetched_fields_give_identical_responses(
+async def test_lists_with_loader_fields_give_identical_responses(
     twin_apps: list[Any], db_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conn = await asyncpg.connect(db_dsn)
@@ -314,38 +285,23 @@ async def test_lists_with_prefetched_fields_give_identical_responses(
         last_day = await conn.fetchval("SELECT max(day) FROM campaign_analytics_daily")
     finally:
         await conn.close()
-    prefetched: list[str] = []
-    original = FastExecutionContext._prefetch
-
-    def counting(self: Any, parent_type: Any, *args: Any, **kwargs: Any) -> None:
-        prefetched.append(parent_type.name)
-        original(self, parent_type, *args, **kwargs)
-
-    monkeypatch.setattr(FastExecutionContext, "_prefetch", counting)
-    runs = dict(compiled.RUNS)
     week = {"from": str(last_day.fromordinal(last_day.toordinal() - 6)), "to": str(last_day)}
     refused = {"from": str(last_day), "to": "2000-01-01"}  # `to` before `from`
     for variables, viewer in [
-        (week, None),  # the test's ADMIN: every field prefetched
+        (week, None),  # the test's ADMIN
         ({}, None),  # default period
-        (refused, None),  # the recipe raises: no prefetch, each item reports the error
-        (week, bearer(member)),  # a MEMBER: STAFF-only fields refuse, so are not prefetched
+        (refused, None),  # each item reports the error
+        (week, bearer(member)),  # a MEMBER: STAFF-only fields refuse
     ]:
         fast, stock = await both(twin_apps, LISTS, variables, viewer)
         assert_same_answer(fast, stock, (variables, viewer))
         assert fast[0] == 200
     body = fast[1]
     assert '"FORBIDDEN"' in body  # the member's answer did exercise refusals
-    # The ADMIN's two answers came from the compiled path; the refused period and the
-    # member's refusals made it bail out, and the fast executor's prefetch path ran for
-    # those (through `node` to the campaign's fields).
-    assert compiled.RUNS["answered"] - runs["answered"] == 2
-    assert compiled.RUNS["bailed out"] - runs["bailed out"] == 2
-    assert prefetched.count("CampaignEdge") == 2 and "Campaign" in prefetched, prefetched
 
 
 # `merchant` has a resolver: PostgreSQL cannot write these nodes (schema/render.py), so the
-# Transaction objects go through the generated completion.
+# Transaction objects are completed by the executor.
 MY_TRANSACTIONS = """
 query { me { transactions(first: 3) {
   edges { node { id category amount { currency } merchant { __typename } } } } } }
@@ -355,9 +311,7 @@ query { me { transactions(first: 3) {
 async def test_an_object_cast_to_another_type_is_refused_like_the_stock_executor(
     twin_apps: list[Any], db_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The generated completion hands a Transaction straight to its plan only when it was
-    not `strawberry.cast` to another type; a cast one goes the stock way (and fails the
-    same)."""
+    """An object `strawberry.cast` to another type fails as in the stock executor."""
     conn = await asyncpg.connect(db_dsn)
     try:
         member = await conn.fetchval(
@@ -366,11 +320,9 @@ async def test_an_object_cast_to_another_type_is_refused_like_the_stock_executor
         )
     finally:
         await conn.close()
-    runs = dict(compiled.RUNS)
     fast, stock = await both(twin_apps, MY_TRANSACTIONS, {}, bearer(member))
     assert_same_answer(fast, stock, "plain")
     assert fast[0] == 200 and '"errors"' not in fast[1]
-    assert compiled.RUNS["answered"] - runs["answered"] == 1
 
     from_row = Transaction.from_row
 
@@ -381,9 +333,6 @@ async def test_an_object_cast_to_another_type_is_refused_like_the_stock_executor
     first_id = json.loads(fast[1])["data"]["me"]["transactions"]["edges"][0]["node"]["id"]
     first_id = int(base64.b64decode(first_id).decode().split(":")[1])
     monkeypatch.setattr(Transaction, "from_row", staticmethod(cast_first))
-    runs = dict(compiled.RUNS)
     fast, stock = await both(twin_apps, MY_TRANSACTIONS, {}, bearer(member))
     assert_same_answer(fast, stock, "cast")
     assert '"errors"' in fast[1]  # graphql-core refuses the Merchant-cast object
-    assert compiled.RUNS["bailed out"] - runs["bailed out"] == 1
-    assert compiled.RUNS["answered"] - runs["answered"] == 0

@@ -1,0 +1,81 @@
+"""The execution engine: how one GraphQL operation becomes a response.
+
+    HTTP POST /graphql ─ schema/http.py (GraphQLLane, GraphQLApp.answer: admission control,
+      │                  per-caller cap, time budget, size cap, status codes)
+    WebSocket ─────────── Strawberry's protocol handlers
+      │
+      ▼
+    Schema.execute / Schema.subscribe  (this package: the one entry point; tests call it too)
+      │  refuses a document with several operations and no operationName
+      ▼
+    Strawberry's pipeline: the operation hooks, i.e. the schema extensions, in order, for
+      │  every operation on every path: QueryLimits (raw limits, parse and validate once,
+      │  schema/documents.py, shape and cost), InputLimits, SignInLimit, MaskInternalErrors;
+      │  APQ, metrics and tracing plug in here
+      ▼
+    Executor (executor.py): graphql-core's executor, spec-exact: errors located where they
+      │  happen, nulls propagated, partial data. Two shortcuts that never change an answer:
+      │  plain leaves read inline, and selections PostgreSQL can write planned once per
+      │  document (rendering.py) and handed to their resolver
+      ▼
+    resolvers (schema/*.py fields -> resolvers/*.py): access rules in the Guard field
+      │  extension (schema/permissions.py), one function for every path; per-request
+      │  dataloaders (resolvers/loaders.py)
+      ▼
+    db/*.py: one SQL statement per batch (db/coalesce.py shares one across requests in the
+             same event-loop turn), on the pool (db/pool.py)
+
+Every name of graphql-core or Strawberry the engine uses without their publishing it is in
+adapter.py. Nothing in the engine runs an operation twice or falls back to another executor:
+there is one executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from schema import limits
+from schema.errors import hide_suggestions, log_errors
+from schema.execution.executor import Executor
+
+__all__ = ["Executor", "Schema"]
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema with our executor (give `execution_context_class=Executor`)."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        if query is not None and operation_name is None:
+            # Strawberry would run the first of several operations (its execution context
+            # names it when the request does not): refused here, as the spec requires.
+            refusal = limits.unchosen_operation(query, limits.LIMITS)
+            if refusal is not None:
+                return ExecutionResult(data=None, errors=[refusal])
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        hide_suggestions(errors)
+        log_errors(errors, execution_context)

@@ -1,0 +1,208 @@
+"""Which selections PostgreSQL writes: the planner behind the executor's second shortcut.
+
+For a field that returns an object type (a connection, say), the planner walks the selection
+below it through plain fields (schema/render.py: no resolver, no arguments, no rule) and
+records, for every object type whose JSON PostgreSQL can write (`render.spec_of`), the SQL
+expression of that selection, and, for the lists of the field's own result (a connection's
+`edges` and `nodes`), the expression of one item when every such list can be written
+whole. The resolver reads that `render.Request` from its info and decides what to read; the
+stock executor never asks, so its resolvers return objects.
+
+A plan depends only on the selection (the field nodes of the parsed document, which the
+parser cache keeps), not on the data or the viewer, so it is made once per document: the
+document's `Plans` live beside it in a small cache. An operation whose selections depend on
+variables (`@skip`/`@include`) is planned per request.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+
+from schema import render
+from schema.execution import adapter
+
+if TYPE_CHECKING:
+    from schema.execution.executor import Executor
+
+_MAX_OPERATIONS = 256  # plans remembered, as Strawberry's parser and validation caches
+
+
+def _unwrapped(type_: Any) -> tuple[Any, bool]:
+    """(the named type, whether a list is on the way)."""
+    is_list = False
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        is_list = is_list or isinstance(type_, GraphQLList)
+        type_ = type_.of_type
+    return type_, is_list
+
+
+class _Walk:
+    """One field's request being made: rows per class, lists of its result."""
+
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
+        self.rows: dict[type, str | None] = {}
+        self.lists: dict[str, str] | None = {}
+
+    def selection(self, type_: GraphQLObjectType, grouped: GroupedFieldSet, top: bool) -> None:
+        for details in grouped.values():
+            node = details[0].node
+            name = node.name.value
+            if name == "__typename":
+                continue
+            field_def = type_.fields.get(name)
+            attribute = None if field_def is None else adapter.plain_attribute(field_def)
+            if attribute is None or field_def is None:
+                continue  # a resolver of its own: what is under it is its business
+            inner, is_list = _unwrapped(field_def.type)
+            if not isinstance(inner, GraphQLObjectType):
+                if top and is_list:
+                    self.lists = None  # a list the page cannot write whole
+                continue
+            sub = self.planner.subfields(inner, details)
+            expression = self.object(inner, sub)
+            if top and is_list:
+                if expression is None or not render.LISTS or self.lists is None:
+                    self.lists = None
+                else:
+                    self.lists[attribute] = expression
+            self.selection(inner, sub, top=False)
+
+    def object(self, type_: GraphQLObjectType, grouped: GroupedFieldSet) -> str | None:
+        """The selection's JSON expression, recorded for its class; None if not writable."""
+        spec = render.spec_of(type_)
+        if spec is None:
+            return None
+        expression = render.sql_for(spec, type_, grouped, self.planner.subfields)
+        definition = (type_.extensions or {}).get("strawberry-definition")
+        cls = definition.origin if definition.concrete_of is None else definition.concrete_of.origin
+        known = self.rows.get(cls, expression)
+        # Two selections of the class under one resolver, or one PostgreSQL cannot write:
+        # no object of the class is written per row (they all come from the same rows).
+        self.rows[cls] = expression if known == expression else None
+        return expression
+
+    def request(self) -> render.Request | None:
+        rows = {cls: e for cls, e in self.rows.items() if e is not None}
+        if not rows and self.lists is None:
+            return None
+        # Lists written whole even when none is asked for (only `pageInfo`): the page's
+        # first and last rows are then all that is read.
+        return render.Request(rows, self.lists)
+
+
+class Plans:
+    """A document's requests, by (return type, field node ids)."""
+
+    def __init__(self, operation: OperationDefinitionNode, fragments: Any) -> None:
+        # Kept alive, so the node ids in the keys stay unique.
+        self.operation = operation
+        self.fragments = fragments
+        self.requests: dict[tuple[Any, ...], render.Request | None] = {}
+
+
+_plans: OrderedDict[int, Plans] = OrderedDict()
+
+
+def _has_directives(node: Any) -> bool:
+    selection_set = getattr(node, "selection_set", None)
+    if selection_set is None:
+        return False
+    for selection in selection_set.selections:
+        if selection.directives or _has_directives(selection):
+            return True
+    return False
+
+
+def _plans_for(operation: OperationDefinitionNode, fragments: Any) -> Plans:
+    cached = _plans.get(id(operation))
+    if cached is not None and cached.operation is operation:
+        _plans.move_to_end(id(operation))
+        return cached
+    definitions = [operation, *(f.definition for f in fragments.values())]
+    if any(_has_directives(d) for d in definitions):
+        # Selections that may depend on variables: planned per request.
+        return Plans(operation, fragments)
+    plans = _plans[id(operation)] = Plans(operation, fragments)
+    if len(_plans) > _MAX_OPERATIONS:
+        _plans.popitem(last=False)
+    return plans
+
+
+class Planner:
+    """The requests of one operation run (cached per document where they can be)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.plans = _plans_for(executor.operation, executor.fragments)
+
+    def subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> GroupedFieldSet:
+        return self.executor.collect_subfields(type_, details).grouped_field_set
+
+    def request_for(
+        self, field_def: GraphQLField, details: FieldDetailsList
+    ) -> render.Request | None:
+        """What the field's resolver may have PostgreSQL write, or None."""
+        inner = _candidate(field_def)
+        if inner is None:
+            return None
+        key = (inner.name, *(id(d.node) for d in details))
+        requests = self.plans.requests
+        try:
+            return requests[key]
+        except KeyError:
+            pass
+        walk = _Walk(self)
+        walk.selection(inner, self.subfields(inner, details), top=True)
+        found = requests[key] = walk.request()
+        return found
+
+
+# id(field definition) -> (the definition, the object type its resolver may be asked to
+# render, or None).
+_candidates: dict[int, tuple[GraphQLField, GraphQLObjectType | None]] = {}
+
+
+def _candidate(field_def: GraphQLField) -> GraphQLObjectType | None:
+    cached = _candidates.get(id(field_def))
+    if cached is not None and cached[0] is field_def:
+        return cached[1]
+    inner, is_list = _unwrapped(field_def.type)
+    found = None
+    # A plain field has no resolver of its own: its parent's resolver was asked. Only a
+    # page (a type with plain lists of objects: a connection) is read the rendered way.
+    if (
+        not is_list
+        and isinstance(inner, GraphQLObjectType)
+        and adapter.plain_attribute(field_def) is None
+        and any(_is_plain_object_list(f) for f in inner.fields.values())
+    ):
+        found = inner
+    _candidates[id(field_def)] = (field_def, found)
+    return found
+
+
+def _is_plain_object_list(field_def: GraphQLField) -> bool:
+    inner, is_list = _unwrapped(field_def.type)
+    return (
+        is_list
+        and isinstance(inner, GraphQLObjectType)
+        and adapter.plain_attribute(field_def) is not None
+    )
+
+
+def with_request(info: Any, request: render.Request) -> Any:
+    """`info` carrying the request where `render.requested` reads it."""
+    carrying = adapter.ResolveInfo(*info)
+    setattr(carrying, render.REQUESTED, request)
+    return carrying
