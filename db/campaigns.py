@@ -14,7 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
 class CampaignStatus(enum.Enum):
@@ -121,18 +122,44 @@ class CampaignFilter:
         return where, args
 
 
+@dataclass(slots=True)
+class RenderedCampaign:
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): what the connection needs besides (the cursor's key, the status the
+    visibility rule reads)."""
+
+    id: int
+    status: CampaignStatus
+    json: str
+
+
+def _rendered(id: int, status: str, json: str) -> RenderedCampaign:
+    return RenderedCampaign(id, _STATUSES[status], json)
+
+
+RENDERED = RenderedRows(("id", "status"), _rendered, fact="status")
+
+
 async def page(
-    conn: asyncpg.Connection, request: PageRequest, flt: CampaignFilter
-) -> Page[CampaignRow]:
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    flt: CampaignFilter,
+    how: str | RenderedLists | None = None,
+) -> Page[CampaignRow] | Page[RenderedCampaign] | RenderedPage:
+    """A page of campaigns, newest first: CampaignRows; with `how`, what PostgreSQL writes
+    (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_page(
+    return await fetch_root_page(
         conn,
-        select=f"SELECT {COLUMNS} FROM campaigns",
+        table="campaigns",
         where=where,
         args=args,
         keyset=KEYSET,
         page=request,
+        columns=COLUMNS,
         to_row=_row,
+        rendered=RENDERED,
+        how=how,
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
 @dataclass(slots=True)  # not frozen: built per row on hot paths, ~2x cheaper
@@ -44,18 +45,40 @@ def _filters(search: str | None) -> tuple[list[str], list[Any]]:
     return [], []
 
 
+@dataclass(slots=True)
+class RenderedMerchant:
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): the cursor's key besides."""
+
+    id: int
+    name: str
+    json: str
+
+
+RENDERED = RenderedRows(("id", "name"), RenderedMerchant, fact="id")
+
+
 async def page(
-    conn: asyncpg.Connection, request: PageRequest, *, search: str | None
-) -> Page[MerchantRow]:
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    *,
+    search: str | None,
+    how: str | RenderedLists | None = None,
+) -> Page[MerchantRow] | Page[RenderedMerchant] | RenderedPage:
+    """A page of merchants by name: MerchantRows; with `how`, what PostgreSQL writes
+    (db/page_batch.py: `fetch_root_page`)."""
     where, args = _filters(search)
-    return await fetch_page(
+    return await fetch_root_page(
         conn,
-        select=f"SELECT {COLUMNS} FROM merchants",
+        table="merchants",
         where=where,
         args=args,
         keyset=KEYSET,
         page=request,
+        columns=COLUMNS,
         to_row=_row,
+        rendered=RENDERED,
+        how=how,
     )
 
 

@@ -7,6 +7,7 @@ each gets its own ordered, limited page inside one statement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from db.pagination import (
     Keyset,
     Page,
     PageRequest,
+    fetch_page,
     keyset_clauses,
     page_flags,
     page_limit,
@@ -29,10 +31,11 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ParentPages:
     """The same page of many parents' rows: `where` holds predicates on `table` numbered
-    from `$2` (`$1` is the parents array)."""
+    from `$2` (`$1` is the parents array). Without a `parent_column`, one page of the whole
+    table (`parent_ids` is then one placeholder)."""
 
     table: str
-    parent_column: str
+    parent_column: str | None
     parent_ids: Sequence[int]
     where: Sequence[str]
     args: Sequence[Any]
@@ -41,7 +44,9 @@ class ParentPages:
 
     def bounds(self) -> tuple[list[str], list[Any], str]:
         """(the conditions on a parent's rows, the parameters so far, the ORDER BY list)."""
-        conds = [f"{self.parent_column} = k.parent_id", *self.where]
+        conds = list(self.where)
+        if self.parent_column is not None:
+            conds.insert(0, f"{self.parent_column} = k.parent_id")
         params: list[Any] = [list(self.parent_ids), *self.args]
         bound_condition, order = keyset_clauses(self.keyset, self.page, params)
         if bound_condition:
@@ -65,7 +70,7 @@ async def fetch_pages(
 SELECT k.n AS batch_position, x.*
 FROM unnest($1::bigint[]) WITH ORDINALITY AS k(parent_id, n)
 CROSS JOIN LATERAL (
-    SELECT {columns} FROM {table} WHERE {" AND ".join(conds)}
+    SELECT {columns} FROM {table} WHERE {" AND ".join(conds) or "TRUE"}
     ORDER BY {order} LIMIT ${len(params)}
 ) x
 ORDER BY k.n, {outer_order}
@@ -97,6 +102,49 @@ async def counts(
 
 K = TypeVar("K")
 
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+async def fetch_root_page(
+    conn: asyncpg.Connection,
+    *,
+    table: str,
+    where: Sequence[str],
+    args: Sequence[Any],
+    keyset: Keyset,
+    page: PageRequest,
+    columns: str,
+    to_row: Callable[[asyncpg.Record], T],
+    rendered: RenderedRows,
+    how: str | RenderedLists | None,
+) -> Page[Any] | RenderedPage:
+    """One page of `table` (`where` numbered from `$1`): rows by `to_row`; with a JSON
+    expression (db/render.py), rows by `rendered.to_row` of their keys and that JSON; with
+    RenderedLists, a RenderedPage."""
+    if how is None:
+        return await fetch_page(
+            conn,
+            select=f"SELECT {columns} FROM {table}",
+            where=where,
+            args=args,
+            keyset=keyset,
+            page=page,
+            to_row=to_row,
+        )
+    # The parents' statements, for one page: `$1` is the (single) parent placeholder.
+    shifted = [_PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + 1}", w) for w in where]
+    pages = ParentPages(table, None, [0], shifted, args, keyset, page)
+    if isinstance(how, RenderedLists):
+        return (await fetch_rendered_pages(conn, pages, rendered=rendered, lists=how))[0]
+    keys = ", ".join(f"{table}.{key}" for key in rendered.keys)
+    found = await fetch_pages(
+        conn,
+        pages,
+        columns=f"{keys}, ({how}) AS rendered",
+        to_row=lambda r: rendered.to_row(*r[1:]),
+    )
+    return found[0]
+
 
 def positions_by(keys: Sequence[K], group_of: Callable[[K], Any]) -> dict[Any, list[int]]:
     """Key positions grouped by what their statement shares (page request, filter, ...)."""
@@ -114,12 +162,12 @@ class RenderedRows:
     """How a table's page is read when PostgreSQL writes its JSON (db/render.py): `keys`,
     what the connection still needs of a row (its id, parent and sort key), and `to_row`,
     which makes the page's row of those values followed by the row's JSON (or "" when the
-    page's lists are written whole); `owner`, the key naming the user each row belongs to,
-    which the rows' visibility rule reads."""
+    page's lists are written whole); `fact`, the column the rows' visibility rule reads
+    (the owner's id, a campaign's status...)."""
 
     keys: tuple[str, ...]
     to_row: Callable[..., Any]
-    owner: str
+    fact: str
 
 
 @dataclass(frozen=True)
@@ -134,10 +182,10 @@ class RenderedLists:
 class RenderedPage:
     """A page read as `RenderedLists`: the JSON arrays, in the order of the expressions; the
     first and last rows (`RenderedRows.to_row` of their keys), None on an empty page; the
-    owner of each row in the arrays (`RenderedRows.owner`), in the same order."""
+    fact of each row in the arrays (`RenderedRows.fact`), in the same order."""
 
     lists: tuple[str, ...]
-    owners: list[int]
+    facts: list[Any]
     has_next_page: bool
     has_previous_page: bool
     first: Any
@@ -164,13 +212,17 @@ async def fetch_rendered_pages(
             f" FILTER (WHERE y.rn <= ${kept}) || ']', '[]') AS l{i}"
         )
     aggregates.append(
-        f"coalesce(array_agg(y.{rendered.owner} ORDER BY {page_order})"
-        f" FILTER (WHERE y.rn <= ${kept}), '{{}}') AS owners"
+        f"coalesce(array_agg(y._fact ORDER BY {page_order})"
+        f" FILTER (WHERE y.rn <= ${kept}), '{{}}') AS facts"
     )
     for c in rendered.keys:  # the first and the last row read of the page's rows
         aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = 1) AS h_{c}")
         aggregates.append(f"max(y.{c}) FILTER (WHERE y.rn = least(y.n_read, ${kept})) AS t_{c}")
-    selected = [*rendered.keys, *(f"({e}) AS l{i}" for i, e in enumerate(lists.expressions))]
+    selected = [
+        *(f"{table}.{key}" for key in rendered.keys),
+        f"({rendered.fact}) AS _fact",
+        *(f"({e}) AS l{i}" for i, e in enumerate(lists.expressions)),
+    ]
     sql = f"""
 SELECT k.n AS batch_position, p.*
 FROM unnest($1::bigint[]) WITH ORDINALITY AS k(parent_id, n)
@@ -179,7 +231,7 @@ CROSS JOIN LATERAL (
     FROM (
         SELECT x.*, row_number() OVER (ORDER BY {order}) AS rn, count(*) OVER () AS n_read
         FROM (
-            SELECT {", ".join(selected)} FROM {table} WHERE {" AND ".join(conds)}
+            SELECT {", ".join(selected)} FROM {table} WHERE {" AND ".join(conds) or "TRUE"}
             ORDER BY {order} LIMIT ${read}
         ) x
     ) y
@@ -197,7 +249,7 @@ ORDER BY k.n
         out.append(
             RenderedPage(
                 lists=tuple(r[f"l{i}"] for i in range(n_lists)),
-                owners=r["owners"],
+                facts=r["facts"],
                 has_next_page=has_next,
                 has_previous_page=has_previous,
                 first=head if forward else tail,

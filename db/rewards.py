@@ -65,7 +65,7 @@ class RenderedReward:
         return self.user_id
 
 
-RENDERED = RenderedRows(("id", "user_id", "earned_at"), RenderedReward, owner="user_id")
+RENDERED = RenderedRows(("id", "user_id", "earned_at"), RenderedReward, fact="user_id")
 
 
 def _filters(statuses: tuple[RewardStatus, ...] | None) -> tuple[list[str], list[Any]]:

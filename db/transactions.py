@@ -69,7 +69,7 @@ class RenderedTransaction:
         return self.user_id
 
 
-RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction, owner="user_id")
+RENDERED = RenderedRows(("id", "user_id", "occurred_at"), RenderedTransaction, fact="user_id")
 
 
 @dataclass(frozen=True)

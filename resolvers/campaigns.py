@@ -11,7 +11,7 @@ from strawberry import UNSET
 
 from db import campaigns as db
 from db.campaigns import CampaignFilter, CampaignRow, CampaignStatus, RewardType, Transition
-from db.pagination import Page
+from db.page_batch import RenderedLists
 from resolvers import audit, constraints
 from resolvers.context import Context
 from resolvers.errors import ErrorCode
@@ -35,10 +35,15 @@ async def list_campaigns(
     last: int | None,
     before: str | None,
     flt: CampaignFilter,
-) -> Page[CampaignRow]:
+    how: str | RenderedLists | None = None,
+) -> Any:
+    """A page of campaigns: CampaignRows, or what PostgreSQL writes (`how`, db/campaigns.py)."""
     request = await capped_request(ctx, CURSOR, first=first, after=after, last=last, before=before)
     return await read_page(
-        ctx, request, lambda conn, r: db.page(conn, r, flt), ctx.loaders.campaign_by_id
+        ctx,
+        request,
+        lambda conn, r: db.page(conn, r, flt, how),
+        ctx.loaders.campaign_by_id if how is None else None,
     )
 
 
@@ -47,7 +52,7 @@ async def count_campaigns(ctx: Context, flt: CampaignFilter) -> int:
         return await db.total(conn, flt)
 
 
-def cursor_of(row: CampaignRow) -> str:
+def cursor_of(row: CampaignRow | db.RenderedCampaign) -> str:
     return CURSOR.encode((row.id,))
 
 

@@ -8,7 +8,7 @@ from strawberry import UNSET
 
 from db import merchants as db
 from db.merchants import MerchantRow
-from db.pagination import Page
+from db.page_batch import RenderedLists
 from resolvers import audit
 from resolvers.context import Context
 from resolvers.errors import ErrorCode
@@ -30,10 +30,15 @@ async def list_merchants(
     last: int | None,
     before: str | None,
     search: str | None,
-) -> Page[MerchantRow]:
+    how: str | RenderedLists | None = None,
+) -> Any:
+    """A page of merchants: MerchantRows, or what PostgreSQL writes (`how`, db/merchants.py)."""
     request = await capped_request(ctx, CURSOR, first=first, after=after, last=last, before=before)
     return await read_page(
-        ctx, request, lambda conn, r: db.page(conn, r, search=search), ctx.loaders.merchant_by_id
+        ctx,
+        request,
+        lambda conn, r: db.page(conn, r, search=search, how=how),
+        ctx.loaders.merchant_by_id if how is None else None,
     )
 
 
@@ -42,7 +47,7 @@ async def count_merchants(ctx: Context, search: str | None) -> int:
         return await db.total(conn, search=search)
 
 
-def cursor_of(row: MerchantRow) -> str:
+def cursor_of(row: MerchantRow | db.RenderedMerchant) -> str:
     return CURSOR.encode((row.name, row.id))
 
 

@@ -75,6 +75,24 @@ class Owned:
     owner_pk: int
 
 
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """What a self rule reads of a row that is not an object: its primary key."""
+
+    pk: int
+
+
+@dataclass(frozen=True, slots=True)
+class WithStatus:
+    """What a status rule reads of a campaign row that is not an object."""
+
+    status: CampaignStatus
+
+    @classmethod
+    def of(cls, status: str) -> WithStatus:
+        return cls(CampaignStatus(status))
+
+
 @dataclass(frozen=True)
 class Missing:
     """What a lookup by ID returns when no object of `cls` (a GraphQL type) has the ID. It is

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import abtests as db
+from db import render as sql
 from db.abtests import MAX_VARIANTS_PER_TEST, AbTestRow, VariantRow
 from resolvers import abtests as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.visibility import Missing
+from schema import render
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 
 if TYPE_CHECKING:
@@ -184,3 +186,30 @@ class AbTestQuery:
         return Connection.of(
             page, AbTest.from_row, logic.cursor_of, lambda: logic.count_ab_tests(ctx, flt)
         )
+
+
+render.renderable(
+    AbTest,
+    table="ab_tests",
+    id=sql.global_id("AbTest", "id"),
+    name=sql.value("name"),
+    status=render.enum("status", AbTestStatus),
+    started_at=sql.timestamp("started_at"),
+    ended_at=sql.timestamp("ended_at"),
+    created_at=sql.timestamp("created_at"),
+    variants=render.Many(
+        "ab_test_variants",
+        "{inner}.ab_test_id = {outer}.id",
+        "{inner}.is_control DESC, {inner}.name",
+        MAX_VARIANTS_PER_TEST,
+    ),
+)
+# Floats (trafficShare, conversionRate) are not written: PostgreSQL prints 1.0 as 1.
+render.renderable(
+    AbTestVariant,
+    table="ab_test_variants",
+    name=sql.value("name"),
+    is_control=sql.value("is_control"),
+    impressions=sql.value("impressions"),
+    conversions=sql.value("conversions"),
+)

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import strawberry
 
+from db import render as sql
 from db.analytics import DailyRow
 from resolvers import analytics as logic
 from resolvers.context import Info
 from resolvers.periods import DEFAULT_DAYS, MAX_DAYS
+from schema import render
 from schema.common import Money
 from schema.merchants import Merchant
 
@@ -141,3 +143,14 @@ class AnalyticsQuery:
                 for m in row.top_merchants
             ],
         )
+
+
+# Spend and revenue (resolvers of their own) are not written.
+render.renderable(
+    DailyAnalytics,
+    table="campaign_analytics_daily",
+    day=sql.value("day"),
+    impressions=sql.value("impressions"),
+    clicks=sql.value("clicks"),
+    conversions=sql.value("conversions"),
+)

@@ -14,7 +14,6 @@ from db.page_batch import RenderedLists, RenderedPage
 from db.pagination import Page
 from resolvers.errors import ErrorCode as ErrorCodeEnum
 from resolvers.errors import Problem
-from resolvers.visibility import Owned
 from schema import render
 
 E = TypeVar("E", bound=enum.Enum)
@@ -258,11 +257,12 @@ class Connection(Generic[T]):
         """A page whose lists PostgreSQL wrote whole (schema/render.py): `names` are the
         attributes of `page.lists`, in order; a list not written is not asked for."""
         lists = dict(zip(names, page.lists, strict=True))
+        fact_of = render.fact_of(node_class)
         edges, nodes = lists.get("edges"), lists.get("nodes")
         return cls(
             edges=[] if edges is None else Fragment(edges),  # type: ignore[arg-type]
             nodes=[] if nodes is None else Fragment(nodes),  # type: ignore[arg-type]
-            facts=[Owned(owner) for owner in page.owners],
+            facts=[fact_of(value) for value in page.facts],
             node_class=node_class,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,

@@ -19,6 +19,7 @@ from db.transactions import TransactionFilter as DbTransactionFilter
 from db.transactions import TransactionRow
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
+from resolvers.visibility import Owned
 from schema import render
 from schema.common import Money, Node, described_enum
 from schema.merchants import Merchant
@@ -127,18 +128,12 @@ class Transaction(Node):
 
 
 # What PostgreSQL writes for the plain fields of Transaction and Reward (schema/render.py):
-# from_row's values, serialized. Python's strip() of the currency: the padding of char(3)
-# and ASCII whitespace.
-_STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
-# Money.of(amount_cents, currency) of a row with those columns (transactions, rewards).
-_MONEY = render.Nested(
-    {
-        "amount": sql.cents_as_decimal("amount_cents"),
-        "currency": sql.value(f"btrim(currency::text, {_STRIP})"),
-    }
-)
+# from_row's values, serialized.
+_MONEY = render.money("amount_cents")
 render.renderable(
     Transaction,
+    table="transactions",
+    fact_of=Owned,
     id=sql.global_id("Transaction", "id"),
     amount=_MONEY,
     category=sql.value("category"),
@@ -185,6 +180,8 @@ class Reward(Node):
 
 render.renderable(
     Reward,
+    table="rewards",
+    fact_of=Owned,
     id=sql.global_id("Reward", "id"),
     amount=_MONEY,
     status=render.enum("status", RewardStatus),

@@ -7,11 +7,14 @@ from typing import Annotated
 
 import strawberry
 
+from db import render as sql
 from db.merchants import MerchantRow
 from resolvers import merchants as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
 from resolvers.outcome import Outcome
+from resolvers.visibility import Keyed
+from schema import render
 from schema.common import After, Before, Connection, First, Input, Last, Node, UserError
 
 
@@ -31,6 +34,18 @@ class Merchant(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+render.renderable(
+    Merchant,
+    table="merchants",
+    fact_of=Keyed,
+    id=sql.global_id("Merchant", "id"),
+    name=sql.value("name"),
+    category=sql.value("category"),
+    created_at=sql.timestamp("created_at"),
+    updated_at=sql.timestamp("updated_at"),
+)
 
 
 @strawberry.input(description="Which merchants to list.")
@@ -85,11 +100,15 @@ class MerchantQuery:
     ) -> Connection[Merchant]:
         search = filter.search if filter else None
         ctx = info.context
-        page = await logic.list_merchants(
-            ctx, first=first, after=after, last=last, before=before, search=search
-        )
-        return Connection.of(
-            page, Merchant.from_row, logic.cursor_of, lambda: logic.count_merchants(ctx, search)
+        return await Connection.read(
+            info,
+            Merchant,
+            lambda how: logic.list_merchants(
+                ctx, first=first, after=after, last=last, before=before, search=search, how=how
+            ),
+            Merchant.from_row,
+            logic.cursor_of,
+            lambda: logic.count_merchants(ctx, search),
         )
 
 

@@ -165,6 +165,26 @@ def visible(viewer: UserRow | None, obj: Any, as_type: type | None = None) -> bo
     return rule is not None and rule.sees(viewer, obj)
 
 
+def sees_whole(viewer: UserRow | None, coordinate: str, cls: type | None) -> bool:
+    """Whether `viewer` may use the field `coordinate` on any object, and see every object
+    of `cls` it returns (None: a container), so that no check per object is needed: what
+    lets PostgreSQL write the field's JSON (schema/render.py). The same rules the Guard
+    checks, decided for the viewer alone."""
+    if viewer is None:
+        return False
+    rule = RULES.get(coordinate)
+    if rule is not None and not (rule.anonymous or rule.allows(viewer)):
+        return False
+    if cls is None:
+        return True
+    object_rule = OBJECT_RULES.get(cls)
+    return (
+        object_rule is None
+        and cls.__name__ in CONTAINERS
+        or (object_rule is not None and object_rule.sees_all(viewer))
+    )
+
+
 def _forbidden(obj: Any) -> Forbidden:
     cls = obj.cls if isinstance(obj, Missing) else type(obj)
     return Forbidden(f"You may not see this {cls.__name__}")

@@ -15,11 +15,18 @@ stock executor's byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
 from orjson import Fragment
 
 from db import render as sql
@@ -31,43 +38,125 @@ from schema.execution.adapter import plain_attribute, raw_info
 class Nested:
     """A plain object field: its own fields' JSON expressions over the parent's row."""
 
-    fields: Mapping[str, str | Nested]
+    fields: Mapping[str, str | Nested | Join | Many]
+
+
+@dataclass(frozen=True)
+class Join:
+    """A field (with a resolver of its own) whose value is one row of `table`, or null when
+    there is none: `on` is the condition, over the joined row `{inner}` and the row it hangs
+    from `{outer}` (`"{inner}.id = {outer}.merchant_id"`)."""
+
+    table: str
+    on: str
+
+
+@dataclass(frozen=True)
+class Many:
+    """A field (with a resolver of its own) whose value is a list of rows of `table`:
+    `where` over `{inner}` and `{outer}`, in `order` (over `{inner}`), at most `limit`.
+    `arguments`, when the field has some: the field's arguments (by GraphQL name) -> more
+    conditions over `{inner}`, with the values as SQL literals; it raises (the resolver's
+    own error) when they are refused, and then the field is resolved by its resolver."""
+
+    table: str
+    where: str
+    order: str
+    limit: int | None = None
+    arguments: Callable[[dict[str, Any]], str] | None = None
 
 
 # A plain object field that is the same row, written as the field's own type (an edge's
 # `node`: the edge and its node are one row).
 ROW = Nested({})
 
-# Strawberry class -> (Python field name -> JSON expression, Nested or ROW)
-_SPECS: dict[type, Nested] = {}
+
+@dataclass(frozen=True)
+class Spec:
+    """How PostgreSQL writes a class's objects: its table, its fields by Python name, and
+    `fact_of`: the object its visibility rule reads, made of the row's fact column (its
+    table's `RenderedRows.fact`, db/page_batch.py) when a page's lists are written whole."""
+
+    table: str | None
+    fields: Mapping[str, str | Nested | Join | Many]
+    fact_of: Callable[[Any], Any] | None = None
 
 
-def renderable(cls: type, **fields: str | Nested) -> None:
-    """Register the JSON expressions of `cls`'s plain fields, by Python name."""
-    _SPECS[cls] = Nested(fields)
+# Strawberry class -> its Spec
+_SPECS: dict[type, Spec] = {}
+
+
+def renderable(
+    cls: type,
+    table: str | None = None,
+    fact_of: Callable[[Any], Any] | None = None,
+    **fields: str | Nested | Join | Many,
+) -> None:
+    """Register how PostgreSQL writes `cls`'s fields, by Python name."""
+    _SPECS[cls] = Spec(table, fields, fact_of)
+
+
+def fact_of(cls: type) -> Callable[[Any], Any]:
+    spec = _SPECS[cls]
+    if spec.fact_of is None:
+        raise ValueError(f"{cls.__name__}: no fact_of, so no page of it is written whole")
+    return spec.fact_of
 
 
 # False: nothing is rendered; LISTS False: no list is written whole, only objects
-# (bench/inprocess.py --modes rendered,rows,unrendered compares).
+# (bench/inprocess.py --modes ours,rows,unrendered compares).
 ENABLED = True
 LISTS = True
 
 
-def spec_of(type_: GraphQLObjectType) -> Nested | None:
-    if not ENABLED:
-        return None
+def class_of(type_: GraphQLObjectType) -> type | None:
+    """The Strawberry class of an object type (the generic for `TransactionEdge`)."""
     definition = (type_.extensions or {}).get("strawberry-definition")
     if definition is None:
         return None
-    if definition.concrete_of is not None:  # e.g. TransactionEdge: a generic Edge
-        return _SPECS.get(definition.concrete_of.origin)
-    return _SPECS.get(definition.origin)
+    if definition.concrete_of is not None:
+        return definition.concrete_of.origin  # type: ignore[no-any-return]
+    return definition.origin  # type: ignore[no-any-return]
 
 
-def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any) -> str | None:
-    """The selection (graphql-core's grouped field set) as one JSON expression, or None
-    when any of its fields is not registered or not plain. `subfields(type, details)`
-    collects an object field's own selection."""
+def spec_of(type_: GraphQLObjectType) -> Spec | None:
+    if not ENABLED:
+        return None
+    cls = class_of(type_)
+    return None if cls is None else _SPECS.get(cls)
+
+
+class Writing:
+    """What writing one selection needs besides the schema: `subfields(type, details)`
+    collects an object field's own selection; `arguments(field_def, node)` its arguments;
+    `allowed(coordinate, type)` whether the viewer may read the field on any object and
+    every object of the type it returns without a check per object. Aliases for joined
+    rows are numbered here."""
+
+    def __init__(
+        self,
+        subfields: Callable[[GraphQLObjectType, Any], Any],
+        arguments: Callable[[GraphQLField, Any], dict[str, Any]],
+        allowed: Callable[[str, GraphQLObjectType], bool],
+    ) -> None:
+        self.subfields = subfields
+        self.arguments = arguments
+        self.allowed = allowed
+        self.aliases = 0
+        # Arguments written as SQL may depend on the day (a default period): a selection
+        # that wrote any is planned again for each request.
+        self.used_arguments = False
+
+    def alias(self) -> str:
+        self.aliases += 1
+        return f"_r{self.aliases}"
+
+
+def sql_for(
+    spec: Spec | Nested, type_: GraphQLObjectType, grouped: Any, how: Writing, outer: str
+) -> str | None:
+    """The selection (graphql-core's grouped field set) as one JSON expression over the row
+    `outer` (a table name or alias), or None when any of its fields cannot be written."""
     pairs: list[tuple[str, str]] = []
     for key, details in grouped.items():
         node = details[0].node
@@ -76,31 +165,96 @@ def sql_for(spec: Nested, type_: GraphQLObjectType, grouped: Any, subfields: Any
             pairs.append((key, sql.constant(type_.name)))
             continue
         field_def = type_.fields.get(name)
-        if field_def is None or node.arguments:  # (the planner refuses all directives)
+        if field_def is None:
             return None
-        attribute = plain_attribute(field_def)
-        expression = None if attribute is None else spec.fields.get(attribute)
+        definition = (field_def.extensions or {}).get("strawberry-definition")
+        declared = None if definition is None else spec.fields.get(definition.python_name)
+        if declared is None:
+            return None
+        if isinstance(declared, Join | Many):
+            expression = _joined(declared, type_, field_def, details, how, outer)
+        elif node.arguments or plain_attribute(field_def) is None:
+            return None
+        else:
+            expression = _plain(declared, field_def, details, how, outer)
         if expression is None:
             return None
-        field_type = field_def.type
-        if isinstance(field_type, GraphQLNonNull):
-            field_type = field_type.of_type
-        if isinstance(expression, Nested):
-            if not isinstance(field_type, GraphQLObjectType) or field_type is field_def.type:
-                return None  # a nullable object would need its own null check
-            if expression is ROW:
-                expression = spec_of(field_type)
-                if expression is None:
-                    return None
-            inner = sql_for(expression, field_type, subfields(field_type, details), subfields)
-            if inner is None:
-                return None
-            pairs.append((key, inner))
-        elif isinstance(field_type, (GraphQLScalarType, GraphQLEnumType)):
-            pairs.append((key, expression))
-        else:
-            return None  # a list would need its own aggregate
+        pairs.append((key, expression))
     return sql.object_of(pairs)
+
+
+def _plain(
+    declared: str | Nested, field_def: GraphQLField, details: Any, how: Writing, outer: str
+) -> str | None:
+    field_type = field_def.type
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    if isinstance(declared, str):
+        return declared if isinstance(field_type, GraphQLScalarType | GraphQLEnumType) else None
+    if not isinstance(field_type, GraphQLObjectType) or field_type is field_def.type:
+        return None  # a nullable object would need its own null check
+    if declared is not ROW:
+        return sql_for(declared, field_type, how.subfields(field_type, details), how, outer)
+    row = spec_of(field_type)  # the same row, as the field's own type
+    if row is None:
+        return None
+    return sql_for(row, field_type, how.subfields(field_type, details), how, row.table or outer)
+
+
+def _joined(
+    declared: Join | Many,
+    parent: GraphQLObjectType,
+    field_def: GraphQLField,
+    details: Any,
+    how: Writing,
+    outer: str,
+) -> str | None:
+    field_type, is_list = field_def.type, False
+    while isinstance(field_type, GraphQLNonNull | GraphQLList):
+        is_list = is_list or isinstance(field_type, GraphQLList)
+        field_type = field_type.of_type
+    if not isinstance(field_type, GraphQLObjectType) or is_list != isinstance(declared, Many):
+        return None
+    spec = spec_of(field_type)
+    coordinate = f"{parent.name}.{details[0].node.name.value}"
+    if spec is None or not how.allowed(coordinate, field_type):
+        return None
+    inner = how.alias()
+    body = sql_for(spec, field_type, how.subfields(field_type, details), how, inner)
+    if body is None:
+        return None
+    if isinstance(declared, Join):
+        on = declared.on.format(inner=inner, outer=outer)
+        return f"coalesce((SELECT {body} FROM {declared.table} AS {inner} WHERE {on}), 'null')"
+    where = declared.where.format(inner=inner, outer=outer)
+    if declared.arguments is not None:
+        how.used_arguments = True
+        try:
+            more = declared.arguments(how.arguments(field_def, details[0].node))
+            where += " AND " + more.format(inner=inner)
+        except Exception:  # noqa: BLE001 (refused arguments: the resolver reports them)
+            return None
+    order = declared.order.format(inner=inner)
+    limit = "" if declared.limit is None else f" LIMIT {int(declared.limit)}"
+    return (
+        f"(SELECT coalesce('[' || string_agg(_w.j, ',' ORDER BY _w.n) || ']', '[]') FROM"
+        f" (SELECT {body} AS j, row_number() OVER (ORDER BY {order}) AS n"
+        f" FROM {declared.table} AS {inner} WHERE {where} ORDER BY {order}{limit}) _w)"
+    )
+
+
+# Python's strip() of a currency: the padding of char(3) and ASCII whitespace.
+_STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+def money(cents: str) -> Nested:
+    """`Money.of(<cents column>, currency)` of a row with a `currency` column."""
+    return Nested(
+        {
+            "amount": sql.cents_as_decimal(cents),
+            "currency": sql.value(f"btrim(currency::text, {_STRIP})"),
+        }
+    )
 
 
 def enum(expression: str, enum_class: type) -> str:
@@ -133,10 +287,13 @@ class Request:
             self.whole = RenderedLists(tuple(lists[name] for name in sorted(lists)))
 
 
-# The attribute of graphql-core's resolve info that holds the Request (the executor sets it).
+# The attribute of graphql-core's resolve info that holds what the executor's planner asks
+# (schema/execution/rendering.py): `resolve(viewer)` gives the Request for that viewer.
 REQUESTED = "rendered_by_sql"
 
 
 def requested(info: Any) -> Request | None:
-    """What the resolver behind Strawberry's `info` is asked to render; None: return objects."""
-    return getattr(raw_info(info), REQUESTED, None)
+    """What the resolver behind Strawberry's `info` is asked to render; None: return objects.
+    Read after the field's access rule ran, so the viewer is known."""
+    pending = getattr(raw_info(info), REQUESTED, None)
+    return None if pending is None else pending.resolve(info.context.viewer)  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db import render as sql
 from db.accounts import MAX_ACCOUNTS_PER_USER
 from db.transactions import MAX_SPENDING_GROUPS
 from db.users import Role as RoleEnum
@@ -16,7 +17,8 @@ from resolvers import auth
 from resolvers import members as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
-from resolvers.visibility import Missing
+from resolvers.visibility import Keyed, Missing
+from schema import render
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 from schema.members import (
     Account,
@@ -206,3 +208,16 @@ class UserQuery:
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> User:
         return User.from_row(await auth.authenticate(info.context))
+
+
+# `email` has its own rule (a check per object): not written.
+render.renderable(
+    User,
+    table="users",
+    fact_of=Keyed,
+    id=sql.global_id("User", "id"),
+    name=sql.value("name"),
+    role=render.enum("role", Role),
+    status=render.enum("status", UserStatus),
+    created_at=sql.timestamp("created_at"),
+)

@@ -1,17 +1,18 @@
 """Which selections PostgreSQL writes: the planner behind the executor's second shortcut.
 
-For a field that returns an object type (a connection, say), the planner walks the selection
-below it through plain fields (schema/render.py: no resolver, no arguments, no rule) and
-records, for every object type whose JSON PostgreSQL can write (`render.spec_of`), the SQL
-expression of that selection, and, for the lists of the field's own result (a connection's
-`edges` and `nodes`), the expression of one item when every such list can be written
-whole. The resolver reads that `render.Request` from its info and decides what to read; the
+For a field whose value is a page of rows (a type with plain lists of objects: a
+connection), the planner walks the selection below it through plain fields and records, for
+every object type whose JSON PostgreSQL can write (schema/render.py), the SQL expression of
+that selection (joined rows and lists of rows included, where the viewer may read them
+without a check per object), and, for the lists of the field's own result (a connection's
+`edges` and `nodes`), the expression of one item when every such list can be written whole.
+The resolver reads that `render.Request` from its info once its access rule has run; the
 stock executor never asks, so its resolvers return objects.
 
-A plan depends only on the selection (the field nodes of the parsed document, which the
-parser cache keeps), not on the data or the viewer, so it is made once per document: the
-document's `Plans` live beside it in a small cache. An operation whose selections depend on
-variables (`@skip`/`@include`) is planned per request.
+A plan depends on the selection, the viewer's role (which rules pass without a check per
+object) and the variables (arguments written as SQL), never on the data, so it is made once
+per (document, role, variables): each document's plans live beside it in a small cache. An
+operation whose selections depend on variables (`@skip`/`@include`) is planned per request.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import (
+    FieldNode,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -27,14 +30,16 @@ from graphql import (
     OperationDefinitionNode,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.values import get_argument_values
 
 from schema import render
 from schema.execution import adapter
 
 if TYPE_CHECKING:
+    from db.users import UserRow
     from schema.execution.executor import Executor
 
-_MAX_OPERATIONS = 256  # plans remembered, as Strawberry's parser and validation caches
+_MAX_OPERATIONS = 256  # documents remembered, as Strawberry's parser and validation caches
 
 
 def _unwrapped(type_: Any) -> tuple[Any, bool]:
@@ -49,15 +54,14 @@ def _unwrapped(type_: Any) -> tuple[Any, bool]:
 class _Walk:
     """One field's request being made: rows per class, lists of its result."""
 
-    def __init__(self, planner: Planner) -> None:
-        self.planner = planner
+    def __init__(self, how: render.Writing) -> None:
+        self.how = how
         self.rows: dict[type, str | None] = {}
         self.lists: dict[str, str] | None = {}
 
     def selection(self, type_: GraphQLObjectType, grouped: GroupedFieldSet, top: bool) -> None:
         for details in grouped.values():
-            node = details[0].node
-            name = node.name.value
+            name = details[0].node.name.value
             if name == "__typename":
                 continue
             field_def = type_.fields.get(name)
@@ -69,7 +73,7 @@ class _Walk:
                 if top and is_list:
                     self.lists = None  # a list the page cannot write whole
                 continue
-            sub = self.planner.subfields(inner, details)
+            sub = self.how.subfields(inner, details)
             expression = self.object(inner, sub)
             if top and is_list:
                 if expression is None or not render.LISTS or self.lists is None:
@@ -81,11 +85,10 @@ class _Walk:
     def object(self, type_: GraphQLObjectType, grouped: GroupedFieldSet) -> str | None:
         """The selection's JSON expression, recorded for its class; None if not writable."""
         spec = render.spec_of(type_)
-        if spec is None:
+        cls = render.class_of(type_)
+        if spec is None or cls is None:
             return None
-        expression = render.sql_for(spec, type_, grouped, self.planner.subfields)
-        definition = (type_.extensions or {}).get("strawberry-definition")
-        cls = definition.origin if definition.concrete_of is None else definition.concrete_of.origin
+        expression = render.sql_for(spec, type_, grouped, self.how, spec.table or "")
         known = self.rows.get(cls, expression)
         # Two selections of the class under one resolver, or one PostgreSQL cannot write:
         # no object of the class is written per row (they all come from the same rows).
@@ -102,7 +105,7 @@ class _Walk:
 
 
 class Plans:
-    """A document's requests, by (return type, field node ids)."""
+    """A document's requests, by (return type, field node ids, role, variables)."""
 
     def __init__(self, operation: OperationDefinitionNode, fragments: Any) -> None:
         # Kept alive, so the node ids in the keys stay unique.
@@ -145,26 +148,67 @@ class Planner:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self.plans = _plans_for(executor.operation, executor.fragments)
+        self._variables: bytes | None = None
 
     def subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> GroupedFieldSet:
         return self.executor.collect_subfields(type_, details).grouped_field_set
 
-    def request_for(
-        self, field_def: GraphQLField, details: FieldDetailsList
-    ) -> render.Request | None:
-        """What the field's resolver may have PostgreSQL write, or None."""
+    def arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        return get_argument_values(field_def, node, self.executor.variable_values)
+
+    def variables(self) -> bytes:
+        if self._variables is None:
+            self._variables = orjson.dumps(
+                self.executor.variable_values.coerced,
+                default=str,
+                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+            )
+        return self._variables
+
+    def request_for(self, field_def: GraphQLField, details: FieldDetailsList) -> Pending | None:
+        """What the field's resolver may be asked to have PostgreSQL write, or None."""
         inner = _candidate(field_def)
         if inner is None:
             return None
-        key = (inner.name, *(id(d.node) for d in details))
-        requests = self.plans.requests
+        return Pending(self, inner, details)
+
+
+class Pending:
+    """A field's request, made for the viewer when its resolver reads it (`resolve`)."""
+
+    __slots__ = ("details", "planner", "type")
+
+    def __init__(
+        self, planner: Planner, type_: GraphQLObjectType, details: FieldDetailsList
+    ) -> None:
+        self.planner = planner
+        self.type = type_
+        self.details = details
+
+    def resolve(self, viewer: UserRow | None) -> render.Request | None:
+        planner = self.planner
+        key = (
+            self.type.name,
+            *(id(d.node) for d in self.details),
+            None if viewer is None else viewer.role,
+            planner.variables(),
+        )
+        requests = planner.plans.requests
         try:
             return requests[key]
         except KeyError:
             pass
-        walk = _Walk(self)
-        walk.selection(inner, self.subfields(inner, details), top=True)
-        found = requests[key] = walk.request()
+        from schema.permissions import sees_whole  # the rules import the schema's types
+
+        def allowed(coordinate: str, type_: GraphQLObjectType) -> bool:
+            return sees_whole(viewer, coordinate, render.class_of(type_))
+
+        how = render.Writing(planner.subfields, planner.arguments, allowed)
+        walk = _Walk(how)
+        walk.selection(self.type, planner.subfields(self.type, self.details), top=True)
+        found = walk.request()
+        if not how.used_arguments:
+            requests[key] = found
         return found
 
 
@@ -201,8 +245,8 @@ def _is_plain_object_list(field_def: GraphQLField) -> bool:
     )
 
 
-def with_request(info: Any, request: render.Request) -> Any:
-    """`info` carrying the request where `render.requested` reads it."""
+def with_request(info: Any, pending: Pending) -> Any:
+    """`info` carrying the pending request where `render.requested` reads it."""
     carrying = adapter.ResolveInfo(*info)
-    setattr(carrying, render.REQUESTED, request)
+    setattr(carrying, render.REQUESTED, pending)
     return carrying
