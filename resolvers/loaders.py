@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiodataloader import DataLoader
@@ -30,23 +30,28 @@ from db import (
 )
 from db.coalesce import coalescer_for
 
-Fetch = Callable[[asyncpg.Connection, list[Any]], Awaitable[Sequence[Any]]]
-# Keys and values differ per loader; each batch function's signature says which.
-Loader = DataLoader
+K = TypeVar("K")
+V = TypeVar("V")
+Fetch = Callable[[asyncpg.Connection, list[K]], Awaitable[Sequence[V]]]
+# Any loader, where its keys and values do not matter.
+Loader = DataLoader[Any, Any]
 
 
 def batched(
-    pool: asyncpg.Pool, fetch: Fetch, then: Callable[[list[Any]], list[Any]] | None = None
-) -> Loader:
+    pool: asyncpg.Pool,
+    fetch: Fetch[K, Any],
+    then: Callable[[list[Any]], list[V]] | None = None,
+) -> DataLoader[K, V]:
     """A DataLoader whose batches are read with `fetch`: through its Coalescer (db/coalesce.py:
     one statement shared with the same loader's batches from other requests in the same
     event-loop turn), or on a pooled connection of its own when coalescing is off. `then`
     turns the rows into the loader's values."""
     coalescer = coalescer_for(pool, fetch)
 
-    async def load(keys: list[Any]) -> list[Any]:
+    async def load(keys: list[K]) -> list[V]:
+        found: list[Any]
         if coalescer is not None:
-            found = await coalescer.load(keys)
+            found = await coalescer.load(keys)  # type: ignore[arg-type]  # keys are hashable
         else:
             async with pool.acquire() as conn:
                 found = list(await fetch(conn, keys))
@@ -61,91 +66,103 @@ class Loaders:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    def _made(self, fetch: Fetch) -> Loader:
+    def _made(self, fetch: Fetch[K, V]) -> DataLoader[K, V]:
         return batched(self._pool, fetch)
 
     @cached_property
-    def campaign_by_id(self) -> Loader:
+    def campaign_by_id(self) -> DataLoader[int, campaigns.CampaignRow | None]:
         return self._made(campaigns.by_ids)
 
     @cached_property
-    def merchant_by_id(self) -> Loader:
+    def merchant_by_id(self) -> DataLoader[int, merchants.MerchantRow | None]:
         return self._made(merchants.by_ids)
 
     @cached_property
-    def user_by_id(self) -> Loader:
+    def user_by_id(self) -> DataLoader[int, users.UserRow | None]:
         return self._made(users.by_ids)
 
     @cached_property
-    def viewer_by_session(self) -> Loader:
+    def viewer_by_session(self) -> DataLoader[str, users.UserRow | None]:
         return self._made(sessions.viewers)
 
     @cached_property
-    def setting_by_key(self) -> Loader:
+    def setting_by_key(self) -> DataLoader[str, settings.SettingRow | None]:
         return self._made(settings.by_keys)
 
     @cached_property
-    def account_by_id(self) -> Loader:
+    def account_by_id(self) -> DataLoader[int, accounts.AccountRow | None]:
         return self._made(accounts.by_ids)
 
     @cached_property
-    def accounts_by_user_id(self) -> Loader:
+    def accounts_by_user_id(self) -> DataLoader[int, list[accounts.AccountRow]]:
         return self._made(accounts.by_user_ids)
 
     @cached_property
-    def transaction_by_id(self) -> Loader:
+    def transaction_by_id(self) -> DataLoader[int, transactions.TransactionRow | None]:
         return self._made(transactions.by_ids)
 
     @cached_property
-    def transactions_page_by_user(self) -> Loader:
+    def transactions_page_by_user(self) -> DataLoader[transactions.PageKey, Any]:
         return self._made(transactions.pages)
 
     @cached_property
-    def transactions_count_by_user(self) -> Loader:
+    def transactions_count_by_user(
+        self,
+    ) -> DataLoader[tuple[int, transactions.TransactionFilter], int]:
         return self._made(transactions.totals)
 
     @cached_property
-    def rewards_page_by_user(self) -> Loader:
+    def rewards_page_by_user(self) -> DataLoader[rewards.PageKey, Any]:
         return self._made(rewards.pages)
 
     @cached_property
-    def rewards_count_by_user(self) -> Loader:
+    def rewards_count_by_user(
+        self,
+    ) -> DataLoader[tuple[int, tuple[rewards.RewardStatus, ...] | None], int]:
         return self._made(rewards.totals)
 
     @cached_property
-    def reward_by_id(self) -> Loader:
+    def reward_by_id(self) -> DataLoader[int, rewards.RewardRow | None]:
         return self._made(rewards.by_ids)
 
     @cached_property
-    def rewards_summary_by_user_id(self) -> Loader:
+    def rewards_summary_by_user_id(self) -> DataLoader[int, list[rewards.RewardsSummaryRow]]:
         return self._made(rewards.summaries)
 
     @cached_property
-    def spending_by_user_period(self) -> Loader:
+    def spending_by_user_period(
+        self,
+    ) -> DataLoader[
+        tuple[int, Any, Any, transactions.SpendingGroup], list[transactions.SpendingBucket]
+    ]:
         return self._made(_spending)
 
     @cached_property
-    def affinities_by_user_limit(self) -> Loader:
+    def affinities_by_user_limit(self) -> DataLoader[tuple[int, int], list[affinity.AffinityRow]]:
         return self._made(affinity.top_by_users)
 
     @cached_property
-    def daily_analytics_by_campaign_period(self) -> Loader:
+    def daily_analytics_by_campaign_period(
+        self,
+    ) -> DataLoader[analytics.Key, list[analytics.DailyRow]]:
         return self._made(analytics.daily)
 
     @cached_property
-    def analytics_summary_by_campaign_period(self) -> Loader:
+    def analytics_summary_by_campaign_period(
+        self,
+    ) -> DataLoader[analytics.Key, analytics.SummaryRow]:
         return self._made(analytics.summaries)
 
     @cached_property
-    def ab_test_by_id(self) -> Loader:
+    def ab_test_by_id(self) -> DataLoader[int, abtests.AbTestRow | None]:
         return self._made(abtests.by_ids)
 
     @cached_property
-    def variants_by_ab_test_id(self) -> Loader:
+    def variants_by_ab_test_id(self) -> DataLoader[int, list[abtests.VariantRow]]:
         return self._made(abtests.variants_by_test_ids)
 
     @cached_property
-    def ab_tests_by_campaign_id(self) -> Loader:
+    def ab_tests_by_campaign_id(self) -> DataLoader[int, list[abtests.AbTestRow]]:
         """Read with their variants in the same statement; the variants go into this
         request's `variants_by_ab_test_id` cache, so `AbTest.variants` needs no statement."""
         variants = self.variants_by_ab_test_id

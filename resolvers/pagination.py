@@ -150,13 +150,14 @@ async def capped_request(
 async def read_page(
     ctx: Context,
     request: PageRequest,
-    fetch: Callable[[asyncpg.Connection, PageRequest], Awaitable[Page[T]]],
+    fetch: Callable[[asyncpg.Connection, PageRequest], Awaitable[T]],
     by_id: Loader | None = None,
-) -> Page[T]:
-    """Read one page on a pooled connection; prime `by_id` with its rows (keyed by `.id`)."""
+) -> T:
+    """Read one page on a pooled connection; prime `by_id` with its rows (keyed by `.id`):
+    only a Page of row objects, not one PostgreSQL wrote."""
     async with ctx.connection() as conn:
         page = await fetch(conn, request)
-    if by_id is not None:
+    if by_id is not None and isinstance(page, Page):
         for row in page.rows:
-            by_id.prime(row.id, row)  # type: ignore[attr-defined]  # rows all have .id
+            by_id.prime(row.id, row)
     return page

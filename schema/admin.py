@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -70,8 +70,8 @@ class AuditLogEntry:
                 if row.target_id is not None
                 else None
             ),
-            before=row.before,
-            after=row.after,
+            before=cast(JSON, row.before),
+            after=cast(JSON, row.after),
             request_id=row.request_id,
             client_request_id=row.client_request_id,
             created_at=row.created_at,
@@ -106,7 +106,7 @@ class Setting:
         return cls(
             key=s.spec.key,
             value=s.value,
-            default_value=s.spec.default,
+            default_value=cast(JSON, s.spec.default),
             minimum=s.spec.minimum,
             maximum=s.spec.maximum,
             description=s.spec.description,

@@ -119,6 +119,8 @@ class Campaign(Node):
     )
     async def merchant(self, info: Info) -> Merchant:
         row = await info.context.loaders.merchant_by_id.load(self.merchant_pk)
+        if row is None:  # a foreign key keeps it: a broken database, reported as internal
+            raise LookupError(f"campaign {self.pk}: merchant {self.merchant_pk} is missing")
         return Merchant.from_row(row)
 
     @strawberry.field(

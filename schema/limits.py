@@ -369,8 +369,8 @@ class _Walker:
             value = self._argument(node, length.argument)
             if value is None or isinstance(value, NullValueNode):
                 return length.default
-            given = self._int_value(value)
-            return length.cap if given is None else max(0, min(given, length.cap))
+            number = self._int_value(value)
+            return length.cap if number is None else max(0, min(number, length.cap))
         if isinstance(length, list_lengths.DayRange):
             return self._days(node, length)
         return 1  # Page: counted at the connection field; Leaves: no objects

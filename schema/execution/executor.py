@@ -236,7 +236,7 @@ class Executor(adapter.StrawberryExecutionContext):
         field_nodes: list[Any],
         parent_type: GraphQLObjectType,
         path: Path,
-    ) -> GraphQLResolveInfo:
+    ) -> GraphQLResolveInfo[Any]:
         info = super().build_resolve_info(field_def, field_nodes, parent_type, path)
         details, self._building = self._building, None
         if self._planner is None or details is None:
@@ -244,13 +244,14 @@ class Executor(adapter.StrawberryExecutionContext):
         request = self._planner.request_for(field_def, details)
         if request is None:
             return info
-        return rendering.with_request(info, request)
+        carrying: GraphQLResolveInfo[Any] = rendering.with_request(info, request)
+        return carrying
 
     def complete_value(
         self,
         return_type: Any,
         field_details_list: FieldDetailsList,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         path: Path,
         result: Any,
         position_context: Any,
