@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, count, fetch_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.pagination import Keyset, Page, PageRequest, count
 
 
 class AbTestStatus(enum.Enum):
@@ -149,18 +150,38 @@ class AbTestFilter:
         return where, args
 
 
+@dataclass(slots=True)
+class RenderedAbTest:
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): the cursor's key besides."""
+
+    id: int
+    json: str
+
+
+RENDERED = RenderedRows(("id",), RenderedAbTest, fact="id")
+
+
 async def page(
-    conn: asyncpg.Connection, request: PageRequest, flt: AbTestFilter
-) -> Page[AbTestRow]:
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    flt: AbTestFilter,
+    how: str | RenderedLists | None = None,
+) -> Page[AbTestRow] | Page[RenderedAbTest] | RenderedPage:
+    """A page of tests, newest first: AbTestRows; with `how`, what PostgreSQL writes
+    (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_page(
+    return await fetch_root_page(
         conn,
-        select=f"SELECT {COLUMNS} FROM ab_tests",
+        table="ab_tests",
         where=where,
         args=args,
         keyset=KEYSET,
         page=request,
+        columns=COLUMNS,
         to_row=_row,
+        rendered=RENDERED,
+        how=how,
     )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from db.pagination import Keyset, Page, PageRequest, contains_pattern, count, fetch_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
 class Role(enum.Enum):
@@ -175,16 +176,39 @@ class UserFilter:
 KEYSET = Keyset(("created_at", "id"), descending=False)
 
 
-async def page(conn: asyncpg.Connection, request: PageRequest, flt: UserFilter) -> Page[UserRow]:
+@dataclass(slots=True)
+class RenderedUser:
+    """A page's row whose JSON PostgreSQL wrote (`json`; "" when the page's lists were
+    written whole): the cursor's key besides."""
+
+    id: int
+    created_at: datetime
+    json: str
+
+
+RENDERED = RenderedRows(("id", "created_at"), RenderedUser, fact="id")
+
+
+async def page(
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    flt: UserFilter,
+    how: str | RenderedLists | None = None,
+) -> Page[UserRow] | Page[RenderedUser] | RenderedPage:
+    """A page of users, oldest first: UserRows; with `how`, what PostgreSQL writes
+    (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_page(
+    return await fetch_root_page(
         conn,
-        select=f"SELECT {COLUMNS} FROM users",
+        table="users",
         where=where,
         args=args,
         keyset=KEYSET,
         page=request,
+        columns=COLUMNS,
         to_row=_row,
+        rendered=RENDERED,
+        how=how,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from db import abtests as db
 from db.abtests import AbTestFilter, AbTestRow, VariantRow
-from db.pagination import Page
+from db.page_batch import RenderedLists
 from resolvers.context import Context
 from resolvers.ids import argument_pk
 from resolvers.pagination import INT, CursorKind, capped_request, read_page
@@ -30,10 +31,15 @@ async def list_ab_tests(
     last: int | None,
     before: str | None,
     flt: AbTestFilter,
-) -> Page[AbTestRow]:
+    how: str | RenderedLists | None = None,
+) -> Any:
+    """A page of tests: AbTestRows, or what PostgreSQL writes (`how`, db/abtests.py)."""
     request = await capped_request(ctx, CURSOR, first=first, after=after, last=last, before=before)
     return await read_page(
-        ctx, request, lambda conn, r: db.page(conn, r, flt), ctx.loaders.ab_test_by_id
+        ctx,
+        request,
+        lambda conn, r: db.page(conn, r, flt, how),
+        ctx.loaders.ab_test_by_id if how is None else None,
     )
 
 

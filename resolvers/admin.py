@@ -14,6 +14,7 @@ from db import migrate
 from db import settings as settings_db
 from db import users as users_db
 from db.audit import AuditFilter, AuditRow
+from db.page_batch import RenderedLists
 from db.pagination import Page
 from db.settings import SettingRow
 from db.users import UserFilter, UserRow
@@ -85,11 +86,20 @@ def audit_cursor(row: AuditRow) -> str:
 
 
 async def list_users(
-    ctx: Context, *, first: int | None, after: str | None, flt: UserFilter
-) -> Page[UserRow]:
+    ctx: Context,
+    *,
+    first: int | None,
+    after: str | None,
+    flt: UserFilter,
+    how: str | RenderedLists | None = None,
+) -> Any:
+    """A page of users: UserRows, or what PostgreSQL writes (`how`, db/users.py)."""
     request = await capped_request(ctx, USER_CURSOR, first=first, after=after)
     return await read_page(
-        ctx, request, lambda conn, r: users_db.page(conn, r, flt), ctx.loaders.user_by_id
+        ctx,
+        request,
+        lambda conn, r: users_db.page(conn, r, flt, how),
+        ctx.loaders.user_by_id if how is None else None,
     )
 
 

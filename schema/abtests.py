@@ -13,7 +13,7 @@ from db.abtests import MAX_VARIANTS_PER_TEST, AbTestRow, VariantRow
 from resolvers import abtests as logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
-from resolvers.visibility import Missing
+from resolvers.visibility import Keyed, Missing
 from schema import render
 from schema.common import After, Before, Connection, First, Last, Node, described_enum
 
@@ -180,17 +180,22 @@ class AbTestQuery:
     ) -> Connection[AbTest]:
         ctx = info.context
         flt = filter.to_db() if filter else db.AbTestFilter()
-        page = await logic.list_ab_tests(
-            ctx, first=first, after=after, last=last, before=before, flt=flt
-        )
-        return Connection.of(
-            page, AbTest.from_row, logic.cursor_of, lambda: logic.count_ab_tests(ctx, flt)
+        return await Connection.read(
+            info,
+            AbTest,
+            lambda how: logic.list_ab_tests(
+                ctx, first=first, after=after, last=last, before=before, flt=flt, how=how
+            ),
+            AbTest.from_row,
+            logic.cursor_of,
+            lambda: logic.count_ab_tests(ctx, flt),
         )
 
 
 render.renderable(
     AbTest,
     table="ab_tests",
+    fact_of=Keyed,
     id=sql.global_id("AbTest", "id"),
     name=sql.value("name"),
     status=render.enum("status", AbTestStatus),

@@ -197,9 +197,13 @@ class Admin:
             role=filter.role if filter else None,
             status=filter.status if filter else None,
         )
-        page = await logic.list_users(ctx, first=first, after=after, flt=flt)
-        return Connection.of(
-            page, User.from_row, logic.user_cursor, lambda: logic.count_users(ctx, flt)
+        return await Connection.read(
+            info,
+            User,
+            lambda how: logic.list_users(ctx, first=first, after=after, flt=flt, how=how),
+            User.from_row,
+            logic.user_cursor,
+            lambda: logic.count_users(ctx, flt),
         )
 
     @strawberry.field(
@@ -217,9 +221,11 @@ class Admin:
     ) -> Connection[AuditLogEntry]:
         ctx = info.context
         flt = filter.to_db() if filter else DbAuditFilter()
-        page = await logic.list_audit_logs(ctx, first=first, after=after, flt=flt)
-        return Connection.of(
-            page,
+        return await Connection.read(
+            info,
+            AuditLogEntry,
+            # AuditLogEntry is not declared in schema/render.py: never asked to write it.
+            lambda _how: logic.list_audit_logs(ctx, first=first, after=after, flt=flt),
             AuditLogEntry.from_row,
             logic.audit_cursor,
             lambda: logic.count_audit_logs(ctx, flt),

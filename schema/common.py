@@ -193,7 +193,7 @@ class Connection(Generic[T]):
         return await self.count_total()
 
     @classmethod
-    def of(
+    def _of(
         cls,
         page: Page[R],
         to_node: Callable[[R], T],
@@ -231,25 +231,30 @@ class Connection(Generic[T]):
         cursor_of: Callable[[Any], str],
         count_total: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
-        """The page `read(rendering)` returns, read the way the executor asked
+        """The one way to make a connection: the page `read(rendering)` returns, read the
+        way the executor asked
         (schema/render.py): PostgreSQL writing the page's lists whole (a RenderedLists), or
         each node's JSON (the expression for `node_class`), or neither (None: rows made into
         nodes by `to_node`)."""
         asked = render.requested(info)
-        if asked is not None and asked.whole is not None:
+        fact_of = render.fact_of(node_class)
+        if asked is not None and asked.whole is not None and fact_of is not None:
             page = await read(asked.whole)
-            return cls.rendered(page, node_class, asked.list_names or (), cursor_of, count_total)
+            return cls.rendered(
+                page, node_class, fact_of, asked.list_names or (), cursor_of, count_total
+            )
         expression = None if asked is None else asked.rows.get(node_class)
         page = await read(expression)
         if expression is None:
-            return cls.of(page, to_node, cursor_of, count_total)
-        return cls.of(page, render.rendered_node, cursor_of, count_total, node_class)
+            return cls._of(page, to_node, cursor_of, count_total)
+        return cls._of(page, render.rendered_node, cursor_of, count_total, node_class)
 
     @classmethod
     def rendered(
         cls,
         page: RenderedPage,
         node_class: type,
+        fact_of: Callable[[Any], Any],
         names: Sequence[str],
         cursor_of: Callable[[Any], str],
         count_total: Callable[[], Awaitable[int]],
@@ -257,7 +262,6 @@ class Connection(Generic[T]):
         """A page whose lists PostgreSQL wrote whole (schema/render.py): `names` are the
         attributes of `page.lists`, in order; a list not written is not asked for."""
         lists = dict(zip(names, page.lists, strict=True))
-        fact_of = render.fact_of(node_class)
         edges, nodes = lists.get("edges"), lists.get("nodes")
         return cls(
             edges=[] if edges is None else Fragment(edges),  # type: ignore[arg-type]

@@ -96,11 +96,11 @@ def renderable(
     _SPECS[cls] = Spec(table, fields, fact_of)
 
 
-def fact_of(cls: type) -> Callable[[Any], Any]:
-    spec = _SPECS[cls]
-    if spec.fact_of is None:
-        raise ValueError(f"{cls.__name__}: no fact_of, so no page of it is written whole")
-    return spec.fact_of
+def fact_of(cls: type) -> Callable[[Any], Any] | None:
+    """What the visibility rule of `cls` reads of a row written in a whole list; None: its
+    pages are never written whole."""
+    spec = _SPECS.get(cls)
+    return None if spec is None else spec.fact_of
 
 
 # False: nothing is rendered; LISTS False: no list is written whole, only objects

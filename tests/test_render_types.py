@@ -1,0 +1,109 @@
+"""Campaigns, merchants, users, A/B tests and analytics days written by PostgreSQL (with their
+joined rows and lists: schema/render.py) are byte for byte what the stock executor writes,
+for values chosen to catch formatting differences; and they really are written by
+PostgreSQL (one statement for the page, nothing per row)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from tests import factories as f
+from tests import member_factories as mf
+from tests.conftest import Api, StatementCounter
+from tests.test_render import DESCRIPTIONS, _twice
+
+CAMPAIGNS = """
+fragment C on Campaign {
+  __typename id name description status rewardType rewardValue
+  budget { amount currency } spent { amount currency }
+  startsAt endsAt version launchedAt pausedAt completedAt createdAt updatedAt
+  merchant { id name category createdAt updatedAt }
+  createdBy { id name role status createdAt }
+  dailyAnalytics(from: "2026-03-01", to: "2026-03-07") { day impressions clicks conversions }
+  abTests { id name status startedAt endedAt createdAt
+            variants { name isControl impressions conversions } }
+}
+query ($first: Int!) {
+  campaigns(first: $first) { edges { node { ...C } } nodes { id } pageInfo { hasNextPage } }
+}
+"""
+
+OTHER_PAGES = """
+{
+  merchants(first: 50) { nodes { id name category createdAt updatedAt } }
+  abTests(first: 50) { edges { node { id name status variants { name isControl } } } }
+  admin { users(first: 50) { nodes { id name role status createdAt } } }
+}
+"""
+
+
+async def _odd_world(conn: asyncpg.Connection) -> None:
+    for n, text in enumerate(DESCRIPTIONS):
+        merchant = await f.merchant(conn, f"M{n} {text}"[:200] or "M", category=text or "c")
+        creator = (
+            None
+            if n % 2
+            else await f.user(conn, f"odd{n}@example.com", name=f"U {text}", role="MANAGER")
+        )
+        campaign = await f.campaign(
+            conn,
+            merchant,
+            name=f"C{n} {text}",
+            status=("DRAFT", "ACTIVE", "PAUSED", "COMPLETED")[n % 4],
+            created_by=creator,
+            budget_cents=(0, 1, 99, 100, 9_007_199_254_740_993)[n % 5],
+            spent_cents=n,
+            starts_at=None if n % 2 else datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=UTC),
+            ends_at=None if n % 3 else datetime(2027, 1, 1, tzinfo=UTC),
+            reward_type="FIXED_AMOUNT" if n % 2 else "CASHBACK_PERCENT",
+            reward_value=(1, 50, 10000, 0, 333)[n % 5],
+        )
+        await conn.execute("UPDATE campaigns SET description = $2 WHERE id = $1", campaign, text)
+        for day in range(1, 9, 2):
+            await mf.analytics_day(conn, campaign, date(2026, 3, day), impressions=day * n)
+        if n % 2 == 0:
+            test = await mf.ab_test(conn, campaign, name=f"T {text}")
+            await mf.variant(conn, test, f"b {text}", impressions=n, conversions=0)
+            await mf.variant(conn, test, "control", impressions=1, conversions=1, is_control=True)
+
+
+@pytest.mark.parametrize("first", [50, 2, 0])
+async def test_campaign_pages_with_joins_and_lists_are_byte_for_byte_the_stock_answer(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter, first: int
+) -> None:
+    await _odd_world(conn)
+    ours, ours_sql, stock, stock_sql = await _twice(api, statements, CAMPAIGNS, first=first)
+    assert '"errors"' not in ours, ours
+    assert ours == stock
+    if first:
+        assert '"variants":[{"name":"control"' in ours
+    [page] = [s for s in ours_sql if "FROM campaigns" in s]
+    assert "FROM merchants" in page and "ab_test_variants" in page  # written with the page
+    assert len(ours_sql) == 3  # viewer, page-size setting, page
+    assert len(stock_sql) > 3 or not first  # the stock executor loads each list's rows
+
+
+async def test_other_pages_are_byte_for_byte_the_stock_answer(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    await _odd_world(conn)
+    ours, ours_sql, stock, _ = await _twice(api, statements, OTHER_PAGES)
+    assert '"errors"' not in ours, ours
+    assert ours == stock
+    assert sum("n_read" in s for s in ours_sql) == 3  # each page's lists written whole
+
+
+async def test_a_member_gets_campaigns_completed_by_the_executor_not_written_with_staff_fields(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    """A member may not read `abTests` (STAFF) nor see every User: PostgreSQL writes nothing
+    a rule would check per object, and the answer is the stock one, errors included."""
+    await _odd_world(conn)
+    member = api.as_user(await f.user(conn, "m@example.com", role="MEMBER"))
+    ours, ours_sql, stock, _ = await _twice(member, statements, CAMPAIGNS, first=50)
+    assert ours == stock
+    assert '"FORBIDDEN"' in ours
+    assert not any("n_read" in s or "AS rendered" in s for s in ours_sql)
