@@ -87,6 +87,11 @@ def constant(text: str) -> str:
     return _literal(_json_string(text))
 
 
+def constant_text(json: str) -> str:
+    """Fixed JSON text, as it is."""
+    return _literal(json)
+
+
 def object_of(fields: Sequence[tuple[str, str]]) -> str:
     """An object of (response key, JSON expression) pairs, in that order."""
     parts: list[str] = []

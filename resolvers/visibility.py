@@ -28,6 +28,9 @@ class ObjectRule:
     name: str
     sees_all: Callable[[UserRow], bool]
     sees_one: Callable[[UserRow, Any], bool]
+    # `sees_one` as an SQL predicate over the expression of the row's fact (what `sees_one`
+    # reads: the owner's id, the key, the status), for rows PostgreSQL writes.
+    sees_one_sql: Callable[[UserRow, str], str]
 
     def sees(self, viewer: UserRow | None, obj: Any) -> bool:
         if viewer is None:
@@ -47,23 +50,40 @@ def _nobody_else(viewer: UserRow, obj: Any) -> bool:
     return False
 
 
-SIGNED_IN = ObjectRule("any signed-in user", lambda viewer: True, _nobody_else)
-STAFF = ObjectRule("managers and admins", _is_staff, _nobody_else)
-ADMIN = ObjectRule("admins", _is_admin, _nobody_else)
+def _nobody_else_sql(viewer: UserRow, fact: str) -> str:
+    return "FALSE"
+
+
+def _is_viewer_sql(viewer: UserRow, fact: str) -> str:
+    return f"({fact}) = {int(viewer.id)}"
+
+
+SIGNED_IN = ObjectRule("any signed-in user", lambda viewer: True, _nobody_else, _nobody_else_sql)
+STAFF = ObjectRule("managers and admins", _is_staff, _nobody_else, _nobody_else_sql)
+ADMIN = ObjectRule("admins", _is_admin, _nobody_else, _nobody_else_sql)
 # A member's financial data (accounts, transactions, rewards, affinities, spending): the
 # objects carry their owner's user id as `owner_pk`.
 OWNER_OR_ADMIN = ObjectRule(
-    "the member it belongs to and admins", _is_admin, lambda viewer, obj: obj.owner_pk == viewer.id
+    "the member it belongs to and admins",
+    _is_admin,
+    lambda viewer, obj: obj.owner_pk == viewer.id,
+    _is_viewer_sql,
 )
 # A User object (its `pk`): staff see everyone, a member only themself.
 SELF_OR_STAFF = ObjectRule(
-    "the user themself, managers and admins", _is_staff, lambda viewer, obj: obj.pk == viewer.id
+    "the user themself, managers and admins",
+    _is_staff,
+    lambda viewer, obj: obj.pk == viewer.id,
+    _is_viewer_sql,
 )
 # A Campaign (its `status`): staff see every campaign, members the ACTIVE ones.
 ACTIVE_OR_STAFF = ObjectRule(
     "managers and admins; members see ACTIVE campaigns",
     _is_staff,
     lambda viewer, obj: obj.status in MEMBER_CAMPAIGN_STATUSES,
+    lambda viewer, fact: (
+        f"({fact}) IN ({', '.join(repr(s.value) for s in MEMBER_CAMPAIGN_STATUSES)})"
+    ),
 )
 
 

@@ -386,6 +386,7 @@ render.renderable(
     Campaign,
     table="campaigns",
     fact_of=WithStatus.of,
+    fact="status",
     id=sql.global_id("Campaign", "id"),
     name=sql.value("name"),
     description=sql.value("description"),

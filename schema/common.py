@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
-from orjson import Fragment
 
 from db.page_batch import RenderedLists, RenderedPage
 from db.pagination import Page
@@ -232,22 +231,25 @@ class Connection(Generic[T]):
         count_total: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
         """The one way to make a connection: the page `read(rendering)` returns, read the
-        way the executor asked
-        (schema/render.py): PostgreSQL writing the page's lists whole (a RenderedLists), or
-        each node's JSON (the expression for `node_class`), or neither (None: rows made into
-        nodes by `to_node`)."""
+        way the executor asked (schema/render.py): PostgreSQL writing the page's lists
+        whole (a RenderedLists), or each node's JSON (the expression for `node_class`), or
+        neither (None: rows made into nodes by `to_node`)."""
         asked = render.requested(info)
         fact_of = render.fact_of(node_class)
         if asked is not None and asked.whole is not None and fact_of is not None:
             page = await read(asked.whole)
-            return cls.rendered(
-                page, node_class, fact_of, asked.list_names or (), cursor_of, count_total
-            )
+            return cls.rendered(page, node_class, fact_of, asked, cursor_of, count_total)
         expression = None if asked is None else asked.rows.get(node_class)
         page = await read(expression)
         if expression is None:
             return cls._of(page, to_node, cursor_of, count_total)
-        return cls._of(page, render.rendered_node, cursor_of, count_total, node_class)
+        request = asked
+        assert request is not None
+
+        def rendered_node(row: Any) -> Any:
+            return render.written(row.json, request)
+
+        return cls._of(page, rendered_node, cursor_of, count_total, node_class)
 
     @classmethod
     def rendered(
@@ -255,17 +257,18 @@ class Connection(Generic[T]):
         page: RenderedPage,
         node_class: type,
         fact_of: Callable[[Any], Any],
-        names: Sequence[str],
+        request: render.Request,
         cursor_of: Callable[[Any], str],
         count_total: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
-        """A page whose lists PostgreSQL wrote whole (schema/render.py): `names` are the
-        attributes of `page.lists`, in order; a list not written is not asked for."""
-        lists = dict(zip(names, page.lists, strict=True))
+        """A page whose lists PostgreSQL wrote whole (schema/render.py) for `request`: its
+        `list_names` are the attributes of `page.lists`, in order; a list not written is
+        not asked for."""
+        lists = dict(zip(request.list_names or (), page.lists, strict=True))
         edges, nodes = lists.get("edges"), lists.get("nodes")
         return cls(
-            edges=[] if edges is None else Fragment(edges),  # type: ignore[arg-type]
-            nodes=[] if nodes is None else Fragment(nodes),  # type: ignore[arg-type]
+            edges=[] if edges is None else render.written(edges, request),  # type: ignore[arg-type]
+            nodes=[] if nodes is None else render.written(nodes, request),  # type: ignore[arg-type]
             facts=[fact_of(value) for value in page.facts],
             node_class=node_class,
             page_info=PageInfo(

@@ -136,11 +136,13 @@ render.renderable(
     Transaction,
     table="transactions",
     fact_of=Owned,
+    fact="user_id",
     id=sql.global_id("Transaction", "id"),
     amount=_MONEY,
     category=sql.value("category"),
     occurred_at=sql.timestamp("occurred_at"),
     description=sql.value("description"),
+    merchant=render.Join("merchants", "{inner}.id = {outer}.merchant_id"),
 )
 
 
@@ -184,10 +186,13 @@ render.renderable(
     Reward,
     table="rewards",
     fact_of=Owned,
+    fact="user_id",
     id=sql.global_id("Reward", "id"),
     amount=_MONEY,
     status=render.enum("status", RewardStatus),
     earned_at=sql.timestamp("earned_at"),
+    campaign=render.Join("campaigns", "{inner}.id = {outer}.campaign_id"),
+    transaction=render.Join("transactions", "{inner}.id = {outer}.transaction_id"),
 )
 
 

@@ -40,6 +40,7 @@ render.renderable(
     Merchant,
     table="merchants",
     fact_of=Keyed,
+    fact="id",
     id=sql.global_id("Merchant", "id"),
     name=sql.value("name"),
     category=sql.value("category"),

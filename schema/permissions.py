@@ -165,29 +165,36 @@ def visible(viewer: UserRow | None, obj: Any, as_type: type | None = None) -> bo
     return rule is not None and rule.sees(viewer, obj)
 
 
-def sees_whole(viewer: UserRow | None, coordinate: str, cls: type | None) -> bool:
-    """Whether `viewer` may use the field `coordinate` on any object, and see every object
-    of `cls` it returns (None: a container), so that no check per object is needed: what
-    lets PostgreSQL write the field's JSON (schema/render.py). The same rules the Guard
-    checks, decided for the viewer alone."""
+def visible_sql(
+    viewer: UserRow | None, coordinate: str, cls: type | None, fact: str | None
+) -> str | None:
+    """For rows PostgreSQL writes (schema/render.py): whether `viewer` may use the field
+    `coordinate` on any object (None: not, or not without a check per object), and then
+    which objects of `cls` it returns they may see, as an SQL predicate over `fact` (the
+    expression of what the rule reads of a row): "TRUE" when every one. The same rules the
+    Guard checks, decided for the viewer before the rows are read."""
     if viewer is None:
-        return False
+        return None
     rule = RULES.get(coordinate)
     if rule is not None and not (rule.anonymous or rule.allows(viewer)):
-        return False
+        return None
     if cls is None:
-        return True
+        return "TRUE"
     object_rule = OBJECT_RULES.get(cls)
-    return (
-        object_rule is None
-        and cls.__name__ in CONTAINERS
-        or (object_rule is not None and object_rule.sees_all(viewer))
-    )
+    if object_rule is None:
+        return "TRUE" if cls.__name__ in CONTAINERS else None
+    if object_rule.sees_all(viewer):
+        return "TRUE"
+    return None if fact is None else object_rule.sees_one_sql(viewer, fact)
+
+
+def forbidden(cls: type) -> Forbidden:
+    """The error for an object of `cls` the viewer may not see (or a missing one)."""
+    return Forbidden(f"You may not see this {cls.__name__}")
 
 
 def _forbidden(obj: Any) -> Forbidden:
-    cls = obj.cls if isinstance(obj, Missing) else type(obj)
-    return Forbidden(f"You may not see this {cls.__name__}")
+    return forbidden(obj.cls if isinstance(obj, Missing) else type(obj))
 
 
 def _checked_connection(viewer: UserRow | None, connection: Connection[Any]) -> Any:

@@ -15,7 +15,7 @@ stock executor's byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,9 @@ class Spec:
     table: str | None
     fields: Mapping[str, str | Nested | Join | Many]
     fact_of: Callable[[Any], Any] | None = None
+    # The column the visibility rule reads (owner id, key, status), for a joined row whose
+    # rule PostgreSQL checks (a forbidden row becomes null and a FORBIDDEN error).
+    fact: str | None = None
 
 
 # Strawberry class -> its Spec
@@ -90,10 +93,11 @@ def renderable(
     cls: type,
     table: str | None = None,
     fact_of: Callable[[Any], Any] | None = None,
+    fact: str | None = None,
     **fields: str | Nested | Join | Many,
 ) -> None:
     """Register how PostgreSQL writes `cls`'s fields, by Python name."""
-    _SPECS[cls] = Spec(table, fields, fact_of)
+    _SPECS[cls] = Spec(table, fields, fact_of, fact)
 
 
 def fact_of(cls: type) -> Callable[[Any], Any] | None:
@@ -126,23 +130,31 @@ def spec_of(type_: GraphQLObjectType) -> Spec | None:
     return None if cls is None else _SPECS.get(cls)
 
 
+# A joined row the viewer may not see is written as {"\u0001":<site>} (JSON that no value
+# can produce: a string's control characters are escaped inside quotes); the executor
+# replaces it by null and a FORBIDDEN error at its path (`Written`).
+MARK = '{"\\u0001":'
+
+
 class Writing:
     """What writing one selection needs besides the schema: `subfields(type, details)`
     collects an object field's own selection; `arguments(field_def, node)` its arguments;
-    `allowed(coordinate, type)` whether the viewer may read the field on any object and
-    every object of the type it returns without a check per object. Aliases for joined
-    rows are numbered here."""
+    `allowed(coordinate, type, fact)` whether the viewer may read the field on any object
+    (None: not without a check per object) and which rows of the type it returns they may
+    see, as an SQL predicate over `fact` ("TRUE": all). Aliases for joined rows and the
+    sites of checked rows (their field nodes and class) are numbered here."""
 
     def __init__(
         self,
         subfields: Callable[[GraphQLObjectType, Any], Any],
         arguments: Callable[[GraphQLField, Any], dict[str, Any]],
-        allowed: Callable[[str, GraphQLObjectType], bool],
+        allowed: Callable[[str, GraphQLObjectType, str | None], str | None],
     ) -> None:
         self.subfields = subfields
         self.arguments = arguments
         self.allowed = allowed
         self.aliases = 0
+        self.sites: list[tuple[list[Any], type]] = []
         # Arguments written as SQL may depend on the day (a default period): a selection
         # that wrote any is planned again for each request.
         self.used_arguments = False
@@ -216,16 +228,28 @@ def _joined(
     if not isinstance(field_type, GraphQLObjectType) or is_list != isinstance(declared, Many):
         return None
     spec = spec_of(field_type)
-    coordinate = f"{parent.name}.{details[0].node.name.value}"
-    if spec is None or not how.allowed(coordinate, field_type):
+    cls = class_of(field_type)
+    if spec is None or cls is None:
         return None
     inner = how.alias()
+    fact = None if spec.fact is None else f"{inner}.{spec.fact}"
+    visible = how.allowed(f"{parent.name}.{details[0].node.name.value}", field_type, fact)
+    if visible is None:
+        return None
     body = sql_for(spec, field_type, how.subfields(field_type, details), how, inner)
     if body is None:
         return None
     if isinstance(declared, Join):
         on = declared.on.format(inner=inner, outer=outer)
+        if visible != "TRUE":
+            if isinstance(field_def.type, GraphQLNonNull):
+                return None  # a forbidden row would null its parent: the executor's work
+            how.sites.append(([d.node for d in details], cls))
+            mark = sql.constant_text(f"{MARK}{len(how.sites) - 1}}}")
+            body = f"CASE WHEN {visible} THEN {body} ELSE {mark} END"
         return f"coalesce((SELECT {body} FROM {declared.table} AS {inner} WHERE {on}), 'null')"
+    if visible != "TRUE":
+        return None  # a list item refused would be null inside a list of non-null items
     where = declared.where.format(inner=inner, outer=outer)
     if declared.arguments is not None:
         how.used_arguments = True
@@ -263,9 +287,22 @@ def enum(expression: str, enum_class: type) -> str:
     return sql.enum(expression, {str(v.value): v.name for v in definition.values})
 
 
-def rendered_node(row: Any) -> Any:
-    """The object a rendered row stands for: its JSON (`row.json`), sent as it is."""
-    return Fragment(row.json)
+class Written:
+    """JSON PostgreSQL wrote that may hold rows the viewer may not see (`MARK`): the
+    executor replaces each by null and a FORBIDDEN error at its path, located at the
+    field nodes of its `sites` entry."""
+
+    __slots__ = ("json", "sites")
+
+    def __init__(self, json: str, sites: Sequence[tuple[list[Any], type]]) -> None:
+        self.json = json
+        self.sites = sites
+
+
+def written(json: str, request: Request) -> Fragment | Written:
+    """What a resolver returns for JSON written for `request`: sent as it is, unless the
+    request may have written a forbidden row."""
+    return Written(json, request.sites) if request.sites else Fragment(json)
 
 
 class Request:
@@ -277,10 +314,16 @@ class Request:
     result is asked for is a list of rendered objects, the resolver may write each list
     whole; `list_names` and `whole` are those lists in name order, else None."""
 
-    __slots__ = ("list_names", "rows", "whole")
+    __slots__ = ("list_names", "rows", "sites", "whole")
 
-    def __init__(self, rows: Mapping[type, str | None], lists: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        rows: Mapping[type, str | None],
+        lists: Mapping[str, str] | None,
+        sites: Sequence[tuple[list[Any], type]] = (),
+    ) -> None:
         self.rows = rows
+        self.sites = tuple(sites)  # where a row may be written as forbidden (`MARK`)
         self.list_names = None if lists is None else tuple(sorted(lists))
         self.whole = None
         if lists is not None:

@@ -216,6 +216,7 @@ render.renderable(
     User,
     table="users",
     fact_of=Keyed,
+    fact="id",
     id=sql.global_id("User", "id"),
     name=sql.value("name"),
     role=render.enum("role", Role),

@@ -13,6 +13,7 @@ import pytest
 from tests import factories as f
 from tests import member_factories as mf
 from tests.conftest import Api, StatementCounter
+from tests.test_executor import same_answer
 from tests.test_render import DESCRIPTIONS, _twice
 
 CAMPAIGNS = """
@@ -107,3 +108,59 @@ async def test_a_member_gets_campaigns_completed_by_the_executor_not_written_wit
     assert ours == stock
     assert '"FORBIDDEN"' in ours
     assert not any("n_read" in s or "AS rendered" in s for s in ours_sql)
+
+
+REWARDS = """
+query ($first: Int!) {
+  me { rewards(first: $first) {
+    edges { node { id status amount { amount }
+      campaign { id name status merchant { id name } }
+      transaction { id description merchant { name } } } }
+    nodes { id campaign { name } }
+  } }
+}
+"""
+
+
+@pytest.mark.parametrize("first", [50, 3])
+async def test_a_members_rewards_with_campaigns_they_may_not_see_are_the_stock_answer(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter, first: int
+) -> None:
+    """PostgreSQL writes the rewards with their campaigns, checking the campaign rule in
+    SQL: a campaign the member may not see (not ACTIVE) is null plus FORBIDDEN at its path,
+    exactly as the stock executor answers (the order of errors aside: GraphQL gives it no
+    meaning, and the stock executor's follows which loader finished first)."""
+    await _odd_world(conn)
+    member = await f.user(conn, "rewarded@example.com", role="MEMBER")
+    account = await mf.account(conn, member)
+    campaigns = [r["id"] for r in await conn.fetch("SELECT id FROM campaigns ORDER BY id")]
+    for n, campaign in enumerate(campaigns * 2):
+        merchant = await conn.fetchval("SELECT merchant_id FROM campaigns WHERE id = $1", campaign)
+        when = datetime(2026, 3, 1 + n % 28, tzinfo=UTC)
+        purchase = await mf.transaction(
+            conn,
+            account,
+            member,
+            merchant if n % 3 else None,
+            amount_cents=100 + n,
+            occurred_at=when,
+            description=DESCRIPTIONS[n % 5],
+        )
+        await mf.reward(
+            conn,
+            member,
+            campaign,
+            purchase,
+            amount_cents=n,
+            status=("PENDING", "EARNED", "REDEEMED", "EXPIRED")[n % 4],
+            earned_at=when,
+        )
+    as_member = api.as_user(member)
+    ours, ours_sql, stock, _ = await _twice(as_member, statements, REWARDS, first=first)
+    assert same_answer(ours, stock)
+    assert ours.count('"FORBIDDEN"') >= 2  # DRAFT, PAUSED and COMPLETED campaigns
+    assert '"campaign":null' in ours
+    assert '"status":"ACTIVE"' in ours or first < 5
+    [page] = [s for s in ours_sql if "FROM rewards" in s]
+    assert "FROM campaigns" in page and "FROM merchants" in page  # written with the page
+    assert len(ours_sql) == 3  # viewer, page-size setting, page

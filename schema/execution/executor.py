@@ -25,6 +25,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
+import orjson
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
@@ -37,6 +38,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLString,
     Undefined,
+    located_error,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
@@ -44,6 +46,7 @@ from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from orjson import Fragment
 
+from schema import render
 from schema.execution import adapter, rendering
 
 # Values of exactly these types are what the leaves' serializers return unchanged (an Int
@@ -256,8 +259,35 @@ class Executor(adapter.StrawberryExecutionContext):
         result: Any,
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
-        if type(result) is Fragment:  # JSON PostgreSQL wrote for this selection
+        kind = type(result)
+        if kind is Fragment:  # JSON PostgreSQL wrote for this selection
             return result
+        if kind is render.Written:
+            return self._written(result, path)
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def _written(self, written: render.Written, path: Path) -> Any:
+        """JSON PostgreSQL wrote that may hold rows the viewer may not see: each becomes null
+        plus a FORBIDDEN error at its path, as the Guard answers for an object it refuses."""
+        if render.MARK not in written.json:
+            return Fragment(written.json)
+        return self._unmarked(orjson.loads(written.json), path, written.sites)
+
+    def _unmarked(self, value: Any, path: Path, sites: Any) -> Any:
+        if isinstance(value, dict):
+            site = value.get("\x01") if len(value) == 1 else None
+            if site is not None:
+                from schema.permissions import forbidden  # the rules import the schema's types
+
+                nodes, cls = sites[site]
+                error = located_error(forbidden(cls), nodes, path.as_list())
+                self.collected_errors.add(error, path)
+                return None
+            for key, item in value.items():
+                value[key] = self._unmarked(item, Path(path, key, None), sites)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                value[index] = self._unmarked(item, Path(path, index, None), sites)
+        return value

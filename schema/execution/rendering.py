@@ -101,7 +101,7 @@ class _Walk:
             return None
         # Lists written whole even when none is asked for (only `pageInfo`): the page's
         # first and last rows are then all that is read.
-        return render.Request(rows, self.lists)
+        return render.Request(rows, self.lists, self.how.sites)
 
 
 class Plans:
@@ -198,10 +198,10 @@ class Pending:
             return requests[key]
         except KeyError:
             pass
-        from schema.permissions import sees_whole  # the rules import the schema's types
+        from schema.permissions import visible_sql  # the rules import the schema's types
 
-        def allowed(coordinate: str, type_: GraphQLObjectType) -> bool:
-            return sees_whole(viewer, coordinate, render.class_of(type_))
+        def allowed(coordinate: str, type_: GraphQLObjectType, fact: str | None) -> str | None:
+            return visible_sql(viewer, coordinate, render.class_of(type_), fact)
 
         how = render.Writing(planner.subfields, planner.arguments, allowed)
         walk = _Walk(how)
