@@ -327,3 +327,15 @@ async def counts_by_user(
         )
         found.update(zip(positions, result, strict=True))
     return [found[i] for i in range(len(keys))]
+
+
+async def written_by_ids(
+    conn: asyncpg.Connection, table: str, fact: str, expression: str, ids: list[int]
+) -> list[tuple[Any, str] | None]:
+    """For each id: (the row's fact, the JSON `expression` writes of it), None if no row."""
+    sql = (
+        f"SELECT id, ({fact}) AS fact, ({expression}) AS json FROM {table}"
+        " WHERE id = ANY($1::bigint[])"
+    )
+    found = {r["id"]: (r["fact"], r["json"]) for r in await conn.fetch(sql, ids)}
+    return [found.get(i) for i in ids]

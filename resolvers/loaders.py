@@ -8,6 +8,7 @@ request uses it (a request uses a few of the twenty).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from db import (
     analytics,
     campaigns,
     merchants,
+    page_batch,
     rewards,
     sessions,
     settings,
@@ -60,11 +62,43 @@ def batched(
     return DataLoader(load)
 
 
+# (table, fact, JSON expression) -> the batch function reading those rows by id. Kept so
+# that each selection's Coalescer is found again; bounded like the executor's plans.
+_WRITTEN: OrderedDict[tuple[str, str, str], Fetch[int, tuple[Any, str] | None]] = OrderedDict()
+_MAX_WRITTEN = 512
+
+
+def _written_fetch(table: str, fact: str, expression: str) -> Fetch[int, tuple[Any, str] | None]:
+    key = (table, fact, expression)
+    fetch = _WRITTEN.get(key)
+    if fetch is None:
+
+        async def fetch(conn: asyncpg.Connection, ids: list[int]) -> list[tuple[Any, str] | None]:
+            return await page_batch.written_by_ids(conn, table, fact, expression, ids)
+
+        _WRITTEN[key] = fetch
+        if len(_WRITTEN) > _MAX_WRITTEN:
+            _WRITTEN.popitem(last=False)
+    return fetch
+
+
 class Loaders:
     """This request's loaders."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    def written(
+        self, table: str, fact: str, expression: str
+    ) -> DataLoader[int, tuple[Any, str] | None]:
+        """Rows of `table` by id, as (fact, the JSON PostgreSQL writes with `expression`)."""
+        made: dict[tuple[str, str, str], DataLoader[int, tuple[Any, str] | None]]
+        made = self.__dict__.setdefault("_written", {})
+        key = (table, fact, expression)
+        loader = made.get(key)
+        if loader is None:
+            loader = made[key] = batched(self._pool, _written_fetch(table, fact, expression))
+        return loader
 
     def _made(self, fetch: Fetch[K, V]) -> DataLoader[K, V]:
         return batched(self._pool, fetch)

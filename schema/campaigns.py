@@ -193,9 +193,19 @@ class CampaignQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's ID.")],
     ) -> Campaign | None:
-        row = await info.context.loaders.campaign_by_id.load(argument_pk(id, "Campaign", "id"))
-        # The Guard answers Missing as null or FORBIDDEN (schema/permissions.py).
-        return Campaign.from_row(row) if row else Missing(Campaign)  # type: ignore[return-value]
+        found = await render.one(
+            info,
+            Campaign,
+            argument_pk(id, "Campaign", "id"),
+            info.context.loaders.campaign_by_id.load,
+        )
+        # The Guard answers Missing as null or FORBIDDEN, and checks a Rendered's fact
+        # (schema/permissions.py).
+        if found is None:
+            return Missing(Campaign)  # type: ignore[return-value]
+        if isinstance(found, render.Rendered):
+            return found  # type: ignore[return-value]
+        return Campaign.from_row(found)
 
     @strawberry.field(
         description="Campaigns, newest first. Page size: `first`/`last` default 20, at most "
@@ -382,6 +392,7 @@ def _period_sql(arguments: dict[str, Any]) -> str:
     return f"{{inner}}.day BETWEEN '{start.isoformat()}'::date AND '{end.isoformat()}'::date"
 
 
+render.reads_one("Query.campaign")
 render.renderable(
     Campaign,
     table="campaigns",

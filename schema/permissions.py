@@ -57,6 +57,7 @@ from schema.members import (
     Transaction,
 )
 from schema.merchants import Merchant
+from schema.render import Rendered
 from schema.users import User
 
 # Schema coordinate -> rule. One line per field; keep the groups sorted.
@@ -216,6 +217,8 @@ def _checked(viewer: UserRow | None, obj: Any) -> Any:
     if isinstance(obj, Missing):
         rule = OBJECT_RULES[obj.cls]
         return None if viewer is not None and rule.sees_all(viewer) else _forbidden(obj)
+    if isinstance(obj, Rendered):  # written by PostgreSQL: its rule reads the row's fact
+        return obj.value if visible(viewer, obj.fact, obj.cls) else forbidden(obj.cls)
     return obj if visible(viewer, obj) else _forbidden(obj)
 
 

@@ -19,6 +19,7 @@ from schema.campaigns import Campaign
 from schema.common import Node
 from schema.members import Account, Reward, Transaction
 from schema.merchants import Merchant
+from schema.render import Rendered, one, reads_one
 from schema.users import User
 
 MAX_NODES = 100
@@ -52,9 +53,16 @@ def _parse(global_id: str, argument: str) -> tuple[NodeKind, int]:
     return kind, pk
 
 
-async def _load(info: Info, kind: NodeKind, pk: int) -> Node | Missing:
-    row = await kind.loader(info.context.loaders).load(pk)
-    return kind.cls.from_row(row) if row is not None else Missing(kind.cls)
+async def _load(info: Info, kind: NodeKind, pk: int) -> Node | Rendered | Missing:
+    """The object (written by PostgreSQL when the executor asked: schema/render.py), or
+    Missing."""
+    found = await one(info, kind.cls, pk, kind.loader(info.context.loaders).load)
+    if found is None:
+        return Missing(kind.cls)
+    return found if isinstance(found, Rendered) else kind.cls.from_row(found)
+
+
+reads_one("Query.node", "Query.nodes")
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ stock executor's byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,3 +340,49 @@ def requested(info: Any) -> Request | None:
     Read after the field's access rule ran, so the viewer is known."""
     pending = getattr(raw_info(info), REQUESTED, None)
     return None if pending is None else pending.resolve(info.context.viewer)
+
+
+# Fields ("Type.field") whose resolver reads objects through `one`: the executor plans the
+# JSON of the objects they return (every connection's resolver reads its page through
+# Connection.read, which asks too).
+_ONE: set[str] = set()
+
+
+def reads_one(*coordinates: str) -> None:
+    _ONE.update(coordinates)
+
+
+def asks_one(coordinate: str) -> bool:
+    return coordinate in _ONE
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An object PostgreSQL wrote (`value`: a Fragment or Written), with what its class's
+    visibility rule reads (`fact`): the Guard checks it as it checks an object."""
+
+    value: Any
+    fact: Any
+    cls: type
+
+
+async def one(info: Any, cls: type, pk: int, objects: Callable[[int], Awaitable[Any]]) -> Any:
+    """The object of `cls` with key `pk`: written by PostgreSQL when the executor asked for
+    its JSON (a Rendered, or None when there is no such row), else `objects(pk)`."""
+    asked = requested(info)
+    expression = None if asked is None else asked.rows.get(cls)
+    spec = _SPECS.get(cls)
+    if (
+        expression is None
+        or asked is None
+        or spec is None
+        or spec.table is None
+        or spec.fact is None
+        or spec.fact_of is None
+    ):
+        return await objects(pk)
+    found = await info.context.loaders.written(spec.table, spec.fact, expression).load(pk)
+    if found is None:
+        return None
+    fact, json = found
+    return Rendered(written(json, asked), spec.fact_of(fact), cls)

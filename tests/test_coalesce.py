@@ -18,8 +18,6 @@ from tests import factories as f
 from tests.conftest import StatementCounter
 from tests.factories import gid
 
-TABLES = ("sessions", "users", "campaigns", "merchants")  # the viewer is read FROM sessions
-
 
 @pytest.fixture
 async def pool(db_dsn: str, statements: StatementCounter) -> AsyncIterator[asyncpg.Pool]:
@@ -84,11 +82,12 @@ async def test_concurrent_requests_share_statements_and_each_gets_its_own_answer
     statements.reset()
     bodies = await asyncio.gather(*(api.data(query, {"id": gid("Campaign", i)}) for i in ids))
     assert [b["campaign"]["name"] for b in bodies] == [f"Shared {i}" for i in range(6)]
-    # Alone, each request reads its viewer, its campaign and its merchant: 18 statements.
-    # Started together, they reach each step in the same turn (here: 1 + 1 + 1).
-    by_table = {t: sum(f"FROM {t}" in s for s in statements.statements) for t in TABLES}
-    assert sum(by_table.values()) <= 9, by_table
-    assert statements.count == sum(by_table.values())
+    # Alone, each request reads its viewer and its campaign (PostgreSQL writes it with its
+    # merchant): 12 statements. Started together, they reach each step in the same turn.
+    viewers = sum("FROM sessions" in s for s in statements.statements)
+    campaigns = sum("FROM campaigns" in s for s in statements.statements)
+    assert viewers <= 2 and campaigns <= 2, statements.statements
+    assert statements.count == viewers + campaigns
 
 
 async def test_loaders_over_a_coalescer_settle_their_keys_and_share_a_statement(

@@ -164,3 +164,46 @@ async def test_a_members_rewards_with_campaigns_they_may_not_see_are_the_stock_a
     [page] = [s for s in ours_sql if "FROM rewards" in s]
     assert "FROM campaigns" in page and "FROM merchants" in page  # written with the page
     assert len(ours_sql) == 3  # viewer, page-size setting, page
+
+
+ONE = """
+query ($ids: [ID!]!, $id: ID!) {
+  campaign(id: $id) { id name status budget { amount currency } merchant { name } }
+  nodes(ids: $ids) {
+    __typename id
+    ... on Campaign { name status createdBy { name } }
+    ... on Merchant { name category }
+    ... on User { name role }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("viewer", ["admin", "member"])
+async def test_objects_by_id_are_written_by_postgresql_and_checked_by_their_rule(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter, viewer: str
+) -> None:
+    """`campaign(id:)` and `nodes(ids:)` have PostgreSQL write each object; the Guard checks
+    the row's fact (a member gets FORBIDDEN for a campaign that is not ACTIVE, as from the
+    stock executor), and a missing ID is answered as before."""
+    await _odd_world(conn)
+    rows = await conn.fetch("SELECT id, status FROM campaigns ORDER BY id")
+    draft = next(r["id"] for r in rows if r["status"] == "DRAFT")
+    active = next(r["id"] for r in rows if r["status"] == "ACTIVE")
+    merchant = await conn.fetchval("SELECT min(id) FROM merchants")
+    user = await conn.fetchval("SELECT min(id) FROM users")
+    ids = [
+        f.gid("Campaign", active),
+        f.gid("Campaign", draft),
+        f.gid("Merchant", merchant),
+        f.gid("User", user),
+        f.gid("Campaign", 10**9),
+    ]
+    caller = api if viewer == "admin" else api.as_user(await f.user(conn, "o@example.com"))
+    for campaign in (active, draft):
+        ours, ours_sql, stock, _ = await _twice(
+            caller, statements, ONE, ids=ids, id=f.gid("Campaign", campaign)
+        )
+        assert same_answer(ours, stock)
+        assert any("AS json FROM campaigns" in s for s in ours_sql), ours_sql
+    assert ('"FORBIDDEN"' in ours) == (viewer == "member")

@@ -244,7 +244,7 @@ class Executor(adapter.StrawberryExecutionContext):
         details, self._building = self._building, None
         if self._planner is None or details is None:
             return info
-        request = self._planner.request_for(field_def, details)
+        request = self._planner.request_for(field_def, parent_type, details)
         if request is None:
             return info
         carrying: GraphQLResolveInfo[Any] = rendering.with_request(info, request)

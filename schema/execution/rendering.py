@@ -24,9 +24,11 @@ import orjson
 from graphql import (
     FieldNode,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
     OperationDefinitionNode,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -165,24 +167,31 @@ class Planner:
             )
         return self._variables
 
-    def request_for(self, field_def: GraphQLField, details: FieldDetailsList) -> Pending | None:
+    def request_for(
+        self, field_def: GraphQLField, parent_type: GraphQLObjectType, details: FieldDetailsList
+    ) -> Pending | None:
         """What the field's resolver may be asked to have PostgreSQL write, or None."""
-        inner = _candidate(field_def)
-        if inner is None:
+        found = _candidate(field_def, parent_type, details[0].node.name.value, self.executor.schema)
+        if found is None:
             return None
-        return Pending(self, inner, details)
+        return Pending(self, found[0], found[1], details)
 
 
 class Pending:
     """A field's request, made for the viewer when its resolver reads it (`resolve`)."""
 
-    __slots__ = ("details", "planner", "type")
+    __slots__ = ("details", "objects", "planner", "type")
 
     def __init__(
-        self, planner: Planner, type_: GraphQLObjectType, details: FieldDetailsList
+        self,
+        planner: Planner,
+        type_: GraphQLObjectType,
+        objects: tuple[GraphQLObjectType, ...],
+        details: FieldDetailsList,
     ) -> None:
         self.planner = planner
-        self.type = type_
+        self.type = type_  # a page's type, or the named type the field returns
+        self.objects = objects  # for a field returning objects: their possible types
         self.details = details
 
     def resolve(self, viewer: UserRow | None) -> render.Request | None:
@@ -205,33 +214,48 @@ class Pending:
 
         how = render.Writing(planner.subfields, planner.arguments, allowed)
         walk = _Walk(how)
-        walk.selection(self.type, planner.subfields(self.type, self.details), top=True)
+        if self.objects:
+            walk.lists = None
+            for type_ in self.objects:
+                walk.object(type_, planner.subfields(type_, self.details))
+        else:
+            walk.selection(self.type, planner.subfields(self.type, self.details), top=True)
         found = walk.request()
         if not how.used_arguments:
             requests[key] = found
         return found
 
 
-# id(field definition) -> (the definition, the object type its resolver may be asked to
-# render, or None).
-_candidates: dict[int, tuple[GraphQLField, GraphQLObjectType | None]] = {}
+Candidate = tuple[Any, tuple[GraphQLObjectType, ...]]
+
+# id(field definition) -> (the definition, (the type its resolver may be asked to render,
+# the possible object types when it returns objects) or None).
+_candidates: dict[int, tuple[GraphQLField, Candidate | None]] = {}
 
 
-def _candidate(field_def: GraphQLField) -> GraphQLObjectType | None:
+def _candidate(
+    field_def: GraphQLField, parent_type: GraphQLObjectType, name: str, schema: GraphQLSchema
+) -> Candidate | None:
     cached = _candidates.get(id(field_def))
     if cached is not None and cached[0] is field_def:
         return cached[1]
     inner, is_list = _unwrapped(field_def.type)
-    found = None
-    # A plain field has no resolver of its own: its parent's resolver was asked. Only a
-    # page (a type with plain lists of objects: a connection) is read the rendered way.
-    if (
-        not is_list
-        and isinstance(inner, GraphQLObjectType)
-        and adapter.plain_attribute(field_def) is None
-        and any(_is_plain_object_list(f) for f in inner.fields.values())
-    ):
-        found = inner
+    found: Candidate | None = None
+    # A plain field has no resolver of its own: its parent's resolver was asked.
+    if adapter.plain_attribute(field_def) is None:
+        if (
+            not is_list
+            and isinstance(inner, GraphQLObjectType)
+            and any(_is_plain_object_list(f) for f in inner.fields.values())
+        ):
+            found = (inner, ())  # a page (a connection): its resolver reads it whole
+        elif render.asks_one(f"{parent_type.name}.{name}"):
+            possible: tuple[GraphQLObjectType, ...] = ()
+            if isinstance(inner, GraphQLObjectType):
+                possible = (inner,)
+            elif isinstance(inner, GraphQLInterfaceType):
+                possible = tuple(schema.get_possible_types(inner))
+            found = (inner, possible) if possible else None
     _candidates[id(field_def)] = (field_def, found)
     return found
 
