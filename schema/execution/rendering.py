@@ -9,15 +9,17 @@ without a check per object), and, for the lists of the field's own result (a con
 The resolver reads that `render.Request` from its info once its access rule has run; the
 stock executor never asks, so its resolvers return objects.
 
-A plan depends on the selection, the viewer's role (which rules pass without a check per
-object) and the variables (arguments written as SQL), never on the data, so it is made once
-per (document, role, variables): each document's plans live beside it in a small cache. An
-operation whose selections depend on variables (`@skip`/`@include`) is planned per request.
+A plan depends on the selection and the viewer's role (which rules pass without a check per
+object), never on the data, so it is made once per (document, role): each document's plans
+live beside it in a small cache. A plan that writes an argument as SQL (a period, which may
+default to today) is kept per variables and day; an operation whose selections depend on
+variables (`@skip`/`@include`) is planned per request.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from schema.execution.executor import Executor
 
 _MAX_OPERATIONS = 256  # documents remembered, as Strawberry's parser and validation caches
+_MAX_PLANS_PER_DOCUMENT = 1024  # (field, role, variables) plans kept per document
+_UNPLANNED = object()
+_WRITES_ARGUMENTS = object()  # in place of a plan whose SQL holds arguments: see `resolve`
 
 
 def _unwrapped(type_: Any) -> tuple[Any, bool]:
@@ -107,13 +112,14 @@ class _Walk:
 
 
 class Plans:
-    """A document's requests, by (return type, field node ids, role, variables)."""
+    """A document's requests, by (return type, field node ids, role)."""
 
     def __init__(self, operation: OperationDefinitionNode, fragments: Any) -> None:
         # Kept alive, so the node ids in the keys stay unique.
         self.operation = operation
         self.fragments = fragments
-        self.requests: dict[tuple[Any, ...], render.Request | None] = {}
+        # a Request, None (nothing to write), or _WRITES_ARGUMENTS
+        self.requests: dict[tuple[Any, ...], object] = {}
 
 
 _plans: OrderedDict[int, Plans] = OrderedDict()
@@ -155,9 +161,6 @@ class Planner:
     def subfields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> GroupedFieldSet:
         return self.executor.collect_subfields(type_, details).grouped_field_set
 
-    def arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any]:
-        return get_argument_values(field_def, node, self.executor.variable_values)
-
     def variables(self) -> bytes:
         if self._variables is None:
             self._variables = orjson.dumps(
@@ -166,6 +169,9 @@ class Planner:
                 option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
             )
         return self._variables
+
+    def arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        return get_argument_values(field_def, node, self.executor.variable_values)
 
     def request_for(
         self, field_def: GraphQLField, parent_type: GraphQLObjectType, details: FieldDetailsList
@@ -196,17 +202,20 @@ class Pending:
 
     def resolve(self, viewer: UserRow | None) -> render.Request | None:
         planner = self.planner
-        key = (
+        # An operation whose selections depend on variables keeps its plans for one request.
+        key: tuple[Any, ...] = (
             self.type.name,
             *(id(d.node) for d in self.details),
             None if viewer is None else viewer.role,
-            planner.variables(),
         )
         requests = planner.plans.requests
-        try:
-            return requests[key]
-        except KeyError:
-            pass
+        found = requests.get(key, _UNPLANNED)
+        if found is _WRITES_ARGUMENTS:
+            # Its SQL holds the field's arguments, which may default to today's date.
+            key = (*key, planner.variables(), datetime.now(UTC).date())
+            found = requests.get(key, _UNPLANNED)
+        if found is not _UNPLANNED:
+            return found  # type: ignore[return-value]
         from schema.permissions import visible_sql  # the rules import the schema's types
 
         def allowed(coordinate: str, type_: GraphQLObjectType, fact: str | None) -> str | None:
@@ -220,10 +229,13 @@ class Pending:
                 walk.object(type_, planner.subfields(type_, self.details))
         else:
             walk.selection(self.type, planner.subfields(self.type, self.details), top=True)
-        found = walk.request()
-        if not how.used_arguments:
-            requests[key] = found
-        return found
+        request = walk.request()
+        if how.used_arguments and len(key) == len(self.details) + 2:
+            requests[key] = _WRITES_ARGUMENTS
+            key = (*key, planner.variables(), datetime.now(UTC).date())
+        if len(requests) < _MAX_PLANS_PER_DOCUMENT:
+            requests[key] = request
+        return request
 
 
 Candidate = tuple[Any, tuple[GraphQLObjectType, ...]]
