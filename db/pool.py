@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,27 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     cursors outside a transaction; migrations use their own connection), so there is
     nothing to reset. Code that needs session state must use a dedicated connection.
     """
+
+
+# Failures after which a connection is not trusted again (see FairPool.release).
+_BROKEN = (
+    asyncio.CancelledError,
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _terminate(connection: Any) -> None:
+    try:
+        if not connection.is_closed():
+            connection.terminate()
+    except asyncpg.InterfaceError:
+        pass  # released already: asyncpg's release does nothing with it either
 
 
 async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> None:  # noqa: ASYNC109
@@ -94,9 +116,21 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
             raise
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        # asyncpg's own release: a connection whose statement is still running (its request
-        # was cancelled) is reset or closed before another request may take it.
+        # A connection whose use ended in a cancellation or a connection-level failure is
+        # closed, never handed out again (the pool opens a new one). A request cancelled
+        # while it held it (its time budget, a sibling field that failed, shutdown) may
+        # have cut a statement off between the messages of the extended protocol: the server
+        # then waits for the rest (`active`, ClientRead), and our reset sends nothing that
+        # would end it. A connection the server ended mid-operation can be left in a state
+        # asyncpg refuses to leave ("cannot switch to state 12"). asyncpg's own reset query
+        # would find both out, at the cost of a round trip on every release (_keep_session).
+        # The failure is the one being handled where the connection is released: the
+        # `async with pool.acquire()` block's.
+        failed = sys.exc_info()[1]
+        task = asyncio.current_task()
         try:
+            if isinstance(failed, _BROKEN) or (task is not None and task.cancelling()):
+                _terminate(connection)
             await super().release(connection, timeout=timeout)
         finally:
             self._turns.release()

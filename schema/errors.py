@@ -31,6 +31,10 @@ UNAVAILABLE = (
     # Class 57: the server is shutting down or restarting (admin or crash shutdown).
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
+    # asyncpg's protocol refusing a connection the server ended in the middle of an
+    # operation ("cannot switch to state 12; another operation is in progress"): the
+    # connection is dead, and db/pool.py closes it when it is released.
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
     asyncio.TimeoutError,
