@@ -19,11 +19,13 @@
       │  document (rendering.py) and handed to their resolver
       ▼
     resolvers (schema/*.py fields -> resolvers/*.py): access rules in the Guard field
-      │  extension (schema/permissions.py), one function for every path; per-request
-      │  dataloaders (resolvers/loaders.py)
+      │  extension (schema/permissions.py) on objects, or on the facts of rows PostgreSQL
+      │  wrote; per-request dataloaders (resolvers/loaders.py)
       ▼
     db/*.py: one SQL statement per batch (db/coalesce.py shares one across requests in the
-             same event-loop turn), on the pool (db/pool.py)
+             same event-loop turn), or one that writes a whole page as JSON, joined rows'
+             rules checked in SQL (db/page_batch.py); on the pool (db/pool.py), which
+             closes a connection whose use was cancelled or broke
 
 Every name of graphql-core or Strawberry the engine uses without their publishing it is in
 adapter.py. Nothing in the engine runs an operation twice or falls back to another executor:
