@@ -6,21 +6,19 @@ from datetime import datetime
 
 import strawberry
 
-from schema import list_lengths, permissions
+from schema import errors, inputs, limits, list_lengths, permissions, signin_limit
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
 from schema.analytics import AnalyticsQuery
 from schema.auth import AuthMutation
 from schema.campaigns import CampaignMutation, CampaignQuery
-from schema.errors import MaskInternalErrors
 from schema.execution import Executor, Schema
 from schema.execution.adapter import graphql_schema
-from schema.inputs import DATETIME_SCALAR, InputLimits
-from schema.limits import QueryLimits
+from schema.execution.hooks import Hooks, operation_hooks
+from schema.inputs import DATETIME_SCALAR
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
-from schema.signin_limit import SignInLimit
 from schema.users import UserQuery
 
 
@@ -40,12 +38,20 @@ class Mutation(CampaignMutation, MerchantMutation, AuthMutation, AdminMutation):
 permissions.apply(Query, Mutation)
 
 
+# Every operation's hooks, in order (schema/execution/hooks.py). The limits also parse and
+# validate each document once (schema/documents.py), in place of Strawberry's ParserCache and
+# ValidationCache.
+HOOKS = Hooks(
+    before_parse=[limits.before_parse],
+    before_validate=[limits.before_validate],
+    before_execute=[limits.before_execute, inputs.before_execute, signin_limit.before_execute],
+    after_operation=[errors.mask_internal_errors],
+)
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    # QueryLimits also parses and validates each document once (schema/documents.py), in
-    # place of Strawberry's ParserCache and ValidationCache.
-    extensions=[QueryLimits, InputLimits, SignInLimit, MaskInternalErrors],
+    extensions=[operation_hooks(HOOKS)],
     execution_context_class=Executor,
     scalar_overrides={datetime: DATETIME_SCALAR},
 )

@@ -1,6 +1,6 @@
 """Each document text parsed once and validated once.
 
-Strawberry's pipeline reads the entry through the QueryLimits extension, in place of
+Strawberry's pipeline reads the entry through the limits' operation hooks, in place of
 Strawberry's ParserCache and ValidationCache; the batch check (schema/limits.py) reads the
 same entry, so a batched document is not parsed again.
 

@@ -10,11 +10,10 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Iterator
 
 import asyncpg
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers.context import Context
 from resolvers.env import is_production
@@ -105,37 +104,35 @@ def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
         )
 
 
-class MaskInternalErrors(SchemaExtension):
-    """Replace unexpected errors with a coded, detail-free error carrying the request id."""
+def mask_internal_errors(ctx: ExecutionContext) -> None:
+    """The operation hook (schema/execution/hooks.py) that replaces unexpected errors with a
+    coded, detail-free error carrying the request id."""
+    result = ctx.result
+    if result is None or not result.errors:
+        return
+    request_id = _request_id(ctx)
+    result.errors = [_mask(e, request_id) for e in result.errors]
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        request_id = _request_id(self.execution_context)
-        result.errors = [self._mask(e, request_id) for e in result.errors]
 
-    @staticmethod
-    def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
-        kind = classify(error)
-        if kind is None:
-            return _with_code(error)
-        if kind == "unavailable":
-            message = "The database is unavailable; retry shortly"
-            code = "SERVICE_UNAVAILABLE"
-        elif kind == "bad_input":
-            message = "An argument holds characters that cannot be stored (such as NUL)"
-            code = "BAD_USER_INPUT"
-        else:
-            message = f"Internal server error (request id {request_id})"
-            code = "INTERNAL_SERVER_ERROR"
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": code, "requestId": request_id},
-        )
+def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    kind = classify(error)
+    if kind is None:
+        return _with_code(error)
+    if kind == "unavailable":
+        message = "The database is unavailable; retry shortly"
+        code = "SERVICE_UNAVAILABLE"
+    elif kind == "bad_input":
+        message = "An argument holds characters that cannot be stored (such as NUL)"
+        code = "BAD_USER_INPUT"
+    else:
+        message = f"Internal server error (request id {request_id})"
+        code = "INTERNAL_SERVER_ERROR"
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": code, "requestId": request_id},
+    )
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:

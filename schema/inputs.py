@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,14 +41,15 @@ from graphql import (
     get_named_type,
 )
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import SchemaExtension
 
 # Strawberry's own DateTime scalar, reused so that only the range differs.
 from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.types import ExecutionContext
 
 from resolvers.env import positive_int
 from resolvers.errors import BadUserInput
 from schema import documents
+from schema.execution.adapter import graphql_schema
 
 # Search and filter text (GRAPHQL_MAX_FILTER_LENGTH): what a person types into a search box.
 FILTER_MAX = positive_int(os.environ, "GRAPHQL_MAX_FILTER_LENGTH", 200)
@@ -271,16 +272,13 @@ def check_inputs(
             _check_value(variables[use.variable], use.type, use.coordinate, use.argument, use.field)
 
 
-class InputLimits(SchemaExtension):
-    """Refuses over-long text arguments after validation, before execution."""
-
-    def on_execute(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None:
-            operation = documents.operation_of(document, ctx.operation_name)
-            check_inputs(ctx.schema._schema, document, operation, ctx.variables or {})
-        yield
+def before_execute(ctx: ExecutionContext) -> None:
+    """The operation hook (schema/execution/hooks.py) that refuses over-long text arguments
+    after validation, before execution."""
+    document = ctx.graphql_document
+    if document is not None:
+        operation = documents.operation_of(document, ctx.operation_name)
+        check_inputs(graphql_schema(ctx.schema), document, operation, ctx.variables or {})
 
 
 # --- timestamps in range --------------------------------------------------------------------

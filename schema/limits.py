@@ -18,7 +18,7 @@ every operation, so tests may replace it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -47,13 +47,14 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.language import Lexer
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers.env import is_production, positive_float, positive_int
 from resolvers.errors import BadUserInput
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from resolvers.settings import MAX_PAGE_SIZE
 from schema import documents, list_lengths
+from schema.execution.adapter import graphql_schema
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 OPENING = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
@@ -540,39 +541,36 @@ def check_batch(
         )
 
 
-class QueryLimits(SchemaExtension):
-    """Refuses over-limit documents: raw checks before parsing, the field count before
-    validation, shape checks before executing. Parses and validates each document once
-    (schema/documents.py), in place of Strawberry's ParserCache and ValidationCache."""
+# The operation hooks of the limits (schema/execution/hooks.py): raw checks before parsing,
+# the field count before validation, shape checks before executing. Each document is parsed
+# and validated once (schema/documents.py), in place of Strawberry's ParserCache and
+# ValidationCache.
 
-    def on_parse(self) -> Iterator[None]:
-        ctx = self.execution_context
-        if ctx.query is not None:
-            check_source_cached(ctx.query, LIMITS)
-            parsed = documents.parse_once(ctx.query)
-            if parsed.document is not None:
-                check_fields(parsed, LIMITS)
-                ctx.graphql_document = parsed.document
-        yield
 
-    def on_validate(self) -> Iterator[None]:
-        ctx = self.execution_context
-        if ctx.query is not None and ctx.pre_execution_errors is None:
-            parsed = documents.parse_once(ctx.query)
-            if parsed.document is ctx.graphql_document:
-                ctx.pre_execution_errors = documents.validate_once(
-                    ctx.schema._schema, parsed, ctx.validation_rules
-                )
-        yield
+def before_parse(ctx: ExecutionContext) -> None:
+    if ctx.query is not None:
+        check_source_cached(ctx.query, LIMITS)
+        parsed = documents.parse_once(ctx.query)
+        if parsed.document is not None:
+            check_fields(parsed, LIMITS)
+            ctx.graphql_document = parsed.document
 
-    def on_execute(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None:
-            operation = documents.operation_of(document, ctx.operation_name)
-            root = ctx.schema._schema  # the graphql-core schema behind Strawberry's
-            check_operation(root, document, operation, ctx.variables or {}, LIMITS)
-        yield
+
+def before_validate(ctx: ExecutionContext) -> None:
+    if ctx.query is not None and ctx.pre_execution_errors is None:
+        parsed = documents.parse_once(ctx.query)
+        if parsed.document is ctx.graphql_document:
+            ctx.pre_execution_errors = documents.validate_once(
+                graphql_schema(ctx.schema), parsed, ctx.validation_rules
+            )
+
+
+def before_execute(ctx: ExecutionContext) -> None:
+    document = ctx.graphql_document
+    if document is not None:
+        operation = documents.operation_of(document, ctx.operation_name)
+        root = graphql_schema(ctx.schema)
+        check_operation(root, document, operation, ctx.variables or {}, LIMITS)
 
 
 def unchosen_operation(query: str, limits: Limits) -> documents.OperationNotChosen | None:

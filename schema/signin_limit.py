@@ -2,13 +2,11 @@
 
 Without it, one request could try dozens of passwords: aliases in one operation, and several
 operations in a batch. Both are refused before any resolver runs (so before any password
-work), with SIGN_IN_LIMIT_EXCEEDED: an operation by `SignInLimit` (a schema extension), a
+work), with SIGN_IN_LIMIT_EXCEEDED: an operation by its operation hook (`before_execute`), a
 batch by the HTTP view, which counts its operations' sign-in fields together.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from graphql import (
     DocumentNode,
@@ -21,7 +19,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from schema import documents, limits
 from schema.limits import LimitExceeded
@@ -76,14 +74,11 @@ def count_in_source(query: str, operation_name: str | None) -> int:
     return count(document, documents.operation_of(document, operation_name))
 
 
-class SignInLimit(SchemaExtension):
-    """Refuses an operation with more than one sign-in field before it executes."""
-
-    def on_execute(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None:
-            found = count(document, documents.operation_of(document, ctx.operation_name))
-            if found > MAX_SIGN_INS:
-                raise refusal(found)
-        yield
+def before_execute(ctx: ExecutionContext) -> None:
+    """The operation hook (schema/execution/hooks.py) that refuses an operation with more
+    than one sign-in field before it executes."""
+    document = ctx.graphql_document
+    if document is not None:
+        found = count(document, documents.operation_of(document, ctx.operation_name))
+        if found > MAX_SIGN_INS:
+            raise refusal(found)

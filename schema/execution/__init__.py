@@ -8,9 +8,9 @@
     Schema.execute / Schema.subscribe  (this package: the one entry point; tests call it too)
       │  refuses a document with several operations and no operationName
       ▼
-    Strawberry's pipeline: the operation hooks, i.e. the schema extensions, in order, for
-      │  every operation on every path: QueryLimits (raw limits, parse and validate once,
-      │  schema/documents.py, shape and cost), InputLimits, SignInLimit, MaskInternalErrors;
+    Strawberry's pipeline, with ONE extension running the operation hooks (hooks.py) for
+      │  every operation on every path: the limits (raw limits, parse and validate once,
+      │  schema/documents.py, shape and cost), text caps, the sign-in limit, error masking;
       │  APQ, metrics and tracing plug in here
       ▼
     Executor (executor.py): graphql-core's executor, spec-exact: errors located where they
@@ -27,9 +27,9 @@
              rules checked in SQL (db/page_batch.py); on the pool (db/pool.py), which
              closes a connection whose use was cancelled or broke
 
-Every name of graphql-core or Strawberry the engine uses without their publishing it is in
-adapter.py. Nothing in the engine runs an operation twice or falls back to another executor:
-there is one executor.
+The hooks are listed in schema/__init__.py (HOOKS). Every name of graphql-core or Strawberry
+the engine uses without their publishing it is in adapter.py. Nothing in the engine runs an
+operation twice or falls back to another executor: there is one executor.
 """
 
 from __future__ import annotations
