@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, RootPages
 from db.pagination import Keyset, Page, PageRequest, count
 
 
@@ -160,6 +160,7 @@ class RenderedAbTest:
 
 
 RENDERED = RenderedRows(("id",), RenderedAbTest, fact="id")
+PAGES = RootPages("ab_tests", COLUMNS, KEYSET, _row, RENDERED)
 
 
 async def page(
@@ -171,18 +172,7 @@ async def page(
     """A page of tests, newest first: AbTestRows; with `how`, what PostgreSQL writes
     (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_root_page(
-        conn,
-        table="ab_tests",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        columns=COLUMNS,
-        to_row=_row,
-        rendered=RENDERED,
-        how=how,
-    )
+    return await PAGES.read(conn, request, where, args, how)
 
 
 async def total(conn: asyncpg.Connection, flt: AbTestFilter) -> int:

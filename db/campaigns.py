@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, RootPages
 from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
@@ -138,6 +138,7 @@ def _rendered(id: int, status: str, json: str) -> RenderedCampaign:
 
 
 RENDERED = RenderedRows(("id", "status"), _rendered, fact="status")
+PAGES = RootPages("campaigns", COLUMNS, KEYSET, _row, RENDERED)
 
 
 async def page(
@@ -149,18 +150,7 @@ async def page(
     """A page of campaigns, newest first: CampaignRows; with `how`, what PostgreSQL writes
     (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_root_page(
-        conn,
-        table="campaigns",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        columns=COLUMNS,
-        to_row=_row,
-        rendered=RENDERED,
-        how=how,
-    )
+    return await PAGES.read(conn, request, where, args, how)
 
 
 async def total(conn: asyncpg.Connection, flt: CampaignFilter) -> int:

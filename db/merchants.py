@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, RootPages
 from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
@@ -56,6 +56,7 @@ class RenderedMerchant:
 
 
 RENDERED = RenderedRows(("id", "name"), RenderedMerchant, fact="id")
+PAGES = RootPages("merchants", COLUMNS, KEYSET, _row, RENDERED)
 
 
 async def page(
@@ -68,18 +69,7 @@ async def page(
     """A page of merchants by name: MerchantRows; with `how`, what PostgreSQL writes
     (db/page_batch.py: `fetch_root_page`)."""
     where, args = _filters(search)
-    return await fetch_root_page(
-        conn,
-        table="merchants",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        columns=COLUMNS,
-        to_row=_row,
-        rendered=RENDERED,
-        how=how,
-    )
+    return await PAGES.read(conn, request, where, args, how)
 
 
 async def total(conn: asyncpg.Connection, *, search: str | None) -> int:

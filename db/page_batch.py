@@ -105,6 +105,40 @@ K = TypeVar("K")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@dataclass(frozen=True)
+class RootPages:
+    """How one table's pages are read without a parent (`read`): its columns and `to_row`
+    for row objects, its keyset, and `rendered` for pages PostgreSQL writes."""
+
+    table: str
+    columns: str
+    keyset: Keyset
+    to_row: Callable[[asyncpg.Record], Any]
+    rendered: RenderedRows
+
+    async def read(
+        self,
+        conn: asyncpg.Connection,
+        page: PageRequest,
+        where: Sequence[str],
+        args: Sequence[Any],
+        how: str | RenderedLists | None,
+    ) -> Page[Any] | RenderedPage:
+        """One page (`where` numbered from `$1`): see `fetch_root_page`."""
+        return await fetch_root_page(
+            conn,
+            table=self.table,
+            where=where,
+            args=args,
+            keyset=self.keyset,
+            page=page,
+            columns=self.columns,
+            to_row=self.to_row,
+            rendered=self.rendered,
+            how=how,
+        )
+
+
 async def fetch_root_page(
     conn: asyncpg.Connection,
     *,

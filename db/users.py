@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedLists, RenderedPage, RenderedRows, fetch_root_page
+from db.page_batch import RenderedLists, RenderedPage, RenderedRows, RootPages
 from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
@@ -187,6 +187,7 @@ class RenderedUser:
 
 
 RENDERED = RenderedRows(("id", "created_at"), RenderedUser, fact="id")
+PAGES = RootPages("users", COLUMNS, KEYSET, _row, RENDERED)
 
 
 async def page(
@@ -198,18 +199,7 @@ async def page(
     """A page of users, oldest first: UserRows; with `how`, what PostgreSQL writes
     (db/page_batch.py: `fetch_root_page`)."""
     where, args = flt.sql()
-    return await fetch_root_page(
-        conn,
-        table="users",
-        where=where,
-        args=args,
-        keyset=KEYSET,
-        page=request,
-        columns=COLUMNS,
-        to_row=_row,
-        rendered=RENDERED,
-        how=how,
-    )
+    return await PAGES.read(conn, request, where, args, how)
 
 
 async def total(conn: asyncpg.Connection, flt: UserFilter) -> int:
