@@ -48,6 +48,8 @@ __all__ = [
     "to_nodes",
 ]
 
+_COMPLETE = ("return_type", "field_details_list", "info", "path", "result", "position_context")
+
 # The executor methods the engine overrides or calls, with the parameters it relies on.
 OVERRIDDEN: dict[str, tuple[str, ...]] = {
     "execute_fields": (
@@ -59,22 +61,8 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     ),
     "execute_field": ("parent_type", "source", "field_details_list", "path", "position_context"),
     "build_resolve_info": ("field_def", "field_nodes", "parent_type", "path"),
-    "complete_value": (
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ),
-    "complete_awaitable_value": (
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ),
+    "complete_value": _COMPLETE,
+    "complete_awaitable_value": _COMPLETE,
     "complete_leaf_value": ("return_type", "result"),
     "handle_field_error": ("raw_error", "return_type", "field_details_list", "path"),
     "settle_in_background": ("awaitables",),
