@@ -201,7 +201,9 @@ async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> 
 
                 await app(scope, receive, send)
                 assert sent[0]["status"] == 200, sent
-                assert b'"errors"' not in sent[1]["body"], sent[1]["body"]
+                answer = orjson.loads(sent[1]["body"])
+                codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+                assert codes <= {q.expected_error} - {None}, answer.get("errors")
 
             for i in range(20):
                 await once(i)

