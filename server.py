@@ -31,8 +31,10 @@ from starlette.routing import Route, WebSocketRoute
 
 import runtime
 from db import migrate as migrations
+from db.events import Listener
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
+from resolvers.live import Hub
 from schema import limits, schema
 from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
@@ -134,9 +136,16 @@ def create_app(
         pool = await create_pool(
             target, pool_settings or PoolSettings.from_env(), on_connect=on_connect
         )
+        # Subscriptions: this worker's subscribers, fed by its own LISTEN connection.
+        hub = Hub(pool)
+        listener = Listener(target, hub.received)
+        hub.start()
+        listener.start()
         try:
-            yield {"pool": pool, "tokens": tokens}
+            yield {"pool": pool, "tokens": tokens, "hub": hub, "listener": listener}
         finally:
+            await listener.stop()
+            await hub.stop()
             await pool.close()
 
     settings = runtime.RuntimeSettings.from_env()
@@ -309,6 +318,9 @@ def _serve(args: argparse.Namespace) -> None:
         timeout_keep_alive=int(os.environ.get("HTTP_KEEP_ALIVE_S", "65")),
         # Read deadlines and a connection cap (runtime.TimedHttpProtocol): uvicorn has neither.
         http="runtime:TimedHttpProtocol",
+        ws="websockets-sansio",
+        # A socket's message is a request body: the same cap.
+        ws_max_size=limits.LIMITS.max_body_bytes,
         log_level=log_level,
         # uvicorn builds each access line's arguments (the quoted path among them) before the
         # logger's level drops it: off when the level would drop it anyway.

@@ -110,3 +110,9 @@ async def page(conn: asyncpg.Connection, request: PageRequest, flt: AuditFilter)
 async def total(conn: asyncpg.Connection, flt: AuditFilter) -> int:
     where, args = flt.sql()
     return await count(conn, table="audit_logs", where=where, args=args)
+
+
+async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AuditRow]:
+    """The rows with these ids (the live feed reads the rows its notifications name)."""
+    rows = await conn.fetch(f"SELECT {COLUMNS} FROM audit_logs WHERE id = ANY($1::bigint[])", ids)
+    return [_row(r) for r in rows]

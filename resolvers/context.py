@@ -8,17 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from db.users import UserRow
 from resolvers.auth import Credential, Tokens
 from resolvers.loaders import Loaders, build_loaders
+
+if TYPE_CHECKING:
+    from resolvers.live import Hub
 
 REQUEST_ID_HEADER = "x-request-id"
 # Fresh request ids: 32 hex digits, a random prefix per process and a counter (unique
@@ -47,9 +50,51 @@ class Context:
     session_id: str | None = None
     # The caller's X-Request-ID, if sane: for correlating with the caller's own logs only.
     client_request_id: str | None = None
+    # The Authorization value the credential came from: a socket verifies it again for each
+    # operation and each event (resolvers/live.py), so an expired token stops there.
+    bearer: str | None = None
+    # The worker's subscribers (resolvers/live.py); None outside the server (some tests).
+    hub: Hub | None = None
+    # A socket's `connection_init` payload (Strawberry sets it; schema/websocket.py reads it).
+    connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.pool)
+
+    def renew(self) -> None:
+        """Start afresh, as a new request of the same caller: new loaders (nothing cached),
+        the token verified again and the viewer read again when next asked. A socket does
+        this for each operation and each subscription event."""
+        self.loaders = build_loaders(self.pool)
+        self.viewer = None
+        self.viewer_id = None
+        self.session_id = None
+        self.request_id = new_request_id()
+        self.credential = Credential.from_header(self.bearer, self.tokens)
+
+    def for_operation(self) -> Context:
+        """A context of its own for one operation on a socket (this one is the socket's)."""
+        fresh = Context(
+            request=self.request,
+            response=None,
+            pool=self.pool,
+            request_id=new_request_id(),
+            tokens=self.tokens,
+            client_request_id=self.client_request_id,
+            bearer=self.bearer,
+            hub=self.hub,
+        )
+        fresh.credential = Credential.from_header(self.bearer, self.tokens)
+        return fresh
+
+    async def close_socket(self, code: int, reason: str) -> None:
+        """End the socket this operation runs on (a subscription whose viewer was cut off)."""
+        socket = self.request
+        if (
+            isinstance(socket, WebSocket)
+            and socket.application_state != WebSocketState.DISCONNECTED
+        ):
+            await socket.close(code=code, reason=reason[:120])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -89,12 +134,15 @@ async def build_context(
     pool: asyncpg.Pool,
     tokens: Tokens | None = None,
 ) -> Context:
+    bearer = request.headers.get("authorization")
     return Context(
         request=request,
         response=response,
         pool=pool,
         request_id=getattr(request.state, "request_id", None) or new_request_id(),
         client_request_id=client_request_id_of(request),
-        credential=Credential.from_header(request.headers.get("authorization"), tokens),
+        credential=Credential.from_header(bearer, tokens),
         tokens=tokens,
+        bearer=bearer,
+        hub=getattr(request.state, "hub", None),
     )

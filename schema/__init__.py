@@ -19,6 +19,7 @@ from schema.execution.hooks import Hooks, operation_hooks
 from schema.inputs import DATETIME_SCALAR
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
+from schema.subscriptions import Subscription
 from schema.users import UserQuery
 
 
@@ -35,7 +36,7 @@ class Mutation(CampaignMutation, MerchantMutation, AuthMutation, AdminMutation):
 
 
 # Every field's access rule, from the one table in schema/permissions.py.
-permissions.apply(Query, Mutation)
+permissions.apply(Query, Mutation, Subscription)
 
 
 # Every operation's hooks, in order (schema/execution/hooks.py). The limits also parse and
@@ -46,11 +47,13 @@ HOOKS = Hooks(
     before_validate=[limits.before_validate],
     before_execute=[limits.before_execute, inputs.before_execute, signin_limit.before_execute],
     after_operation=[errors.mask_internal_errors],
+    each_result=[errors.mask_streamed_errors],
 )
 
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[operation_hooks(HOOKS)],
     execution_context_class=Executor,
     scalar_overrides={datetime: DATETIME_SCALAR},

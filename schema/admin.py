@@ -82,10 +82,7 @@ class AuditLogEntry:
         description="Who made the change; null for the command line or a removed user."
     )
     async def actor(self, info: Info) -> User | None:
-        if self.actor_pk is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self.actor_pk)
-        return User.from_row(row) if row else None
+        return await User.by_pk(info, self.actor_pk)
 
 
 @strawberry.type(description="A runtime setting, shared by every server process.")
@@ -116,10 +113,7 @@ class Setting:
 
     @strawberry.field(description="Who last changed it; null while it has its default.")
     async def updated_by(self, info: Info) -> User | None:
-        if self.updated_by_pk is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self.updated_by_pk)
-        return User.from_row(row) if row else None
+        return await User.by_pk(info, self.updated_by_pk)
 
 
 @strawberry.input(description="Which users to list; conditions combine with AND.")

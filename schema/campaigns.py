@@ -127,10 +127,7 @@ class Campaign(Node):
         description="Who created it; null if that user was removed.",
     )
     async def created_by(self, info: Info) -> User | None:
-        if self.created_by_pk is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self.created_by_pk)
-        return User.from_row(row) if row else None
+        return await User.by_pk(info, self.created_by_pk)
 
     @strawberry.field(
         description="One row per day that has data in the period, oldest first.",

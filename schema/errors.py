@@ -10,9 +10,12 @@ import asyncio
 import logging
 import os
 import re
+from typing import Any
 
 import asyncpg
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from resolvers.context import Context
@@ -38,6 +41,11 @@ UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+# Strawberry's refusals of the request itself (no query, an operation type this transport
+# does not run, no operation to run): the caller's mistake, shown with its message.
+REQUEST_ERRORS = (MissingQueryError, InvalidOperationTypeError, CannotGetOperationTypeError)
 
 
 # Text PostgreSQL cannot store (a NUL character, say) in an argument that reaches SQL without
@@ -70,6 +78,8 @@ def classify(error: GraphQLError) -> str | None:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         return None
+    if isinstance(original, REQUEST_ERRORS):
+        return "bad_request"
     if isinstance(original, UNAVAILABLE):
         return "unavailable"
     if isinstance(original, UNSTORABLE_TEXT):
@@ -90,7 +100,7 @@ def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
         # Parse errors from ParserCache's hook bypass the masking extension; code them here.
         _with_code(error)
         kind = classify(error)
-        if kind in (None, "bad_input"):
+        if kind in (None, "bad_input", "bad_request"):
             continue
         original = error.original_error
         log.error(
@@ -114,6 +124,14 @@ def mask_internal_errors(ctx: ExecutionContext) -> None:
     result.errors = [_mask(e, request_id) for e in result.errors]
 
 
+def mask_streamed_errors(ctx: ExecutionContext, result: Any) -> None:
+    """The same, for each result a socket sends (hooks.py's `each_result`)."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        request_id = _request_id(ctx)
+        result.errors = [_mask(e, request_id) for e in errors]
+
+
 def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
     kind = classify(error)
     if kind is None:
@@ -121,6 +139,9 @@ def _mask(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if kind == "unavailable":
         message = "The database is unavailable; retry shortly"
         code = "SERVICE_UNAVAILABLE"
+    elif kind == "bad_request":
+        message = error.message or "This operation cannot run here"
+        code = "BAD_REQUEST"
     elif kind == "bad_input":
         message = "An argument holds characters that cannot be stored (such as NUL)"
         code = "BAD_USER_INPUT"

@@ -18,14 +18,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from db.pool import take_turn
-from resolvers.auth import Credential
+from resolvers.auth import Credential, authenticate
 from resolvers.context import (
     Context,
     build_context,
@@ -33,8 +34,16 @@ from resolvers.context import (
     current_request_id,
     new_request_id,
 )
-from resolvers.errors import BadUserInput
+from resolvers.errors import BadUserInput, Unauthenticated
 from schema import documents, limits, signin_limit
+from schema.websocket import (
+    CLOSE_TRY_AGAIN_LATER,
+    INIT_TIMEOUT,
+    SOCKET_LIMITS,
+    LegacyWSHandler,
+    TextWebSocketAdapter,
+    TransportWSHandler,
+)
 
 log = logging.getLogger("campaign_graphql.http")
 
@@ -102,7 +111,29 @@ class GraphQLApp(GraphQL[Context, None]):
         client = request.scope.get("client")
         return f"address:{client[0] if client else '-'}"
 
+    websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(
+        self, schema: Any, *, graphql_ide: Any = "graphiql", allow_queries_via_get: bool = True
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=graphql_ide,
+            allow_queries_via_get=allow_queries_via_get,
+            # graphql-ws's `ka` messages, for the legacy protocol's clients
+            keep_alive=True,
+            keep_alive_interval=15,
+            connection_init_wait_timeout=INIT_TIMEOUT,
+            max_subscriptions_per_connection=None,  # the handlers' own coded cap instead
+        )
+        self.sockets = 0  # open on this worker
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -282,7 +313,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
-            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
+            raise HTTPException(400, _refused_type(exc, "POST")) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         response_data = await self.process_result(request, result)
@@ -294,10 +325,53 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                if cause.operation_type is OperationType.SUBSCRIPTION:
+                    raise HTTPException(400, _refused_type(cause, "")) from cause
                 # A mutation over GET: the method is wrong, not the request (GraphQL over HTTP).
-                raise HTTPException(405, exc.reason) from exc.__cause__
+                raise HTTPException(405, exc.reason) from cause
             raise
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cap = SOCKET_LIMITS.max_sockets_per_worker
+        if self.sockets >= cap:
+            socket = WebSocket(scope, receive, send)
+            await socket.accept(subprotocol=await self.pick_websocket_subprotocol(socket))
+            await socket.close(
+                CLOSE_TRY_AGAIN_LATER,
+                f"TOO_MANY_SOCKETS: this worker holds {cap} sockets; retry shortly",
+            )
+            return
+        self.sockets += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.sockets -= 1
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        """A socket's `connection_init`: its credential is the payload's Authorization entry
+        when it has one, else the upgrade's header. A credential that is refused, or whose
+        session has ended, refuses the socket (4403); none at all gives an anonymous socket,
+        on which only fields open to anyone answer."""
+        params = context.connection_params or {}
+        given = params.get("Authorization", params.get("authorization"))
+        if given is not None:
+            if not isinstance(given, str):
+                raise ConnectionRejectionError(
+                    {"message": "Authorization must be a string", "code": "UNAUTHENTICATED"}
+                )
+            context.bearer = given
+        context.renew()
+        if context.bearer:
+            try:
+                await authenticate(context)
+            except Unauthenticated as exc:
+                raise ConnectionRejectionError(
+                    {"message": exc.message, "code": "UNAUTHENTICATED"}
+                ) from None
+        unset: UnsetType = UNSET
+        return unset  # an ack without a payload
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(
@@ -395,6 +469,15 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
+
+
+def _refused_type(exc: InvalidOperationTypeError, method: str) -> str:
+    if exc.operation_type is OperationType.SUBSCRIPTION:
+        return (
+            "Subscriptions are served over WebSocket at /graphql (graphql-transport-ws or "
+            "graphql-ws), not over HTTP"
+        )
+    return exc.as_http_error_reason(method)
 
 
 def _within_size(response: Response) -> Response:

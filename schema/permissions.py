@@ -25,6 +25,8 @@ is a function call without awaiting anything.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from strawberry.extensions.field_extension import (
@@ -92,6 +94,9 @@ RULES: dict[str, Rule] = {
     "Mutation.updateMerchant": STAFF,
     "Mutation.updateSettings": ADMIN,
     "Mutation.updateUser": ADMIN,
+    # Subscription: checked by the event stream, when subscribing and before every event
+    "Subscription.auditLogAppended": ADMIN,
+    "Subscription.campaignStatusChanged": SIGNED_IN,  # events of campaigns the viewer sees
     # Object fields
     "Campaign.abTests": STAFF,
     "Campaign.analyticsSummary": STAFF,
@@ -145,6 +150,7 @@ OBJECT_RULES: dict[type, visibility.ObjectRule] = {
 # may know. Connections and edges (`Connection[T]`, `Edge[T]`) are containers too.
 CONTAINERS: dict[str, str] = {
     "CampaignPayload": "a mutation's result: its campaign is checked as a Campaign",
+    "CampaignStatusChange": "an event sent to viewers who see its campaign before or after",
     "CompletePasswordResetPayload": "a mutation's result: its user is checked as a User",
     "LoginPayload": "the caller's own new token; its user is checked as a User",
     "LogoutPayload": "how many of the caller's own sessions ended: no object",
@@ -187,6 +193,32 @@ def visible_sql(
     if object_rule.sees_all(viewer):
         return "TRUE"
     return None if fact is None else object_rule.sees_one_sql(viewer, fact)
+
+
+# Subscription fields whose event stream is wrapped by `guarded_stream`.
+STREAMS: set[str] = set()
+
+Stream = Callable[..., AsyncIterator[Any]]
+
+
+def guarded_stream(coordinate: str) -> Callable[[Stream], Stream]:
+    """A subscription field's event generator, with each object it yields checked by its
+    object rule for the viewer of that event (the stream renews its context before each
+    event, resolvers/live.py): one the viewer may not see is not sent. The field's own rule
+    (RULES) is the stream's to check: a field extension cannot wrap an async generator."""
+
+    def wrap(stream: Stream) -> Stream:
+        STREAMS.add(coordinate)
+
+        @functools.wraps(stream)
+        async def checked(self: Any, info: Info, **kwargs: Any) -> AsyncIterator[Any]:
+            async for obj in stream(self, info, **kwargs):
+                if type(obj).__name__ in CONTAINERS or visible(info.context.viewer, obj):
+                    yield obj
+
+        return checked
+
+    return wrap
 
 
 def forbidden(cls: type) -> Forbidden:
@@ -352,8 +384,11 @@ def apply(*roots: type) -> None:
             if rule is None and definition.name in root_names:
                 rule = NO_RULE
             # A connection is checked whole where it is returned, its edges and nodes with it.
-            if inside_connection:
-                pass
+            # A subscription's event stream checks its rule itself (schema/subscriptions.py):
+            # a field extension cannot wrap an async generator.
+            if inside_connection or field.is_subscription:
+                if field.is_subscription and coordinate not in RULES:
+                    raise RuntimeError(f"{coordinate} has no access rule in RULES")
             elif rule is not None or _guarded(named):
                 field.extensions.append(Guard(coordinate, rule, visibility=_guarded(named)))
             child = get_object_definition(named)
@@ -362,9 +397,10 @@ def apply(*roots: type) -> None:
 
 
 def root_coordinates(schema: Any) -> list[str]:
-    """Every root Query and Mutation field, as `Type.field` (what RULES must cover)."""
+    """Every root field, as `Type.field` (what RULES must cover)."""
     out: list[str] = []
-    for root in (schema._schema.query_type, schema._schema.mutation_type):
+    graphql = schema._schema
+    for root in (graphql.query_type, graphql.mutation_type, graphql.subscription_type):
         if root is not None:
             out.extend(f"{root.name}.{name}" for name in root.fields)
     return sorted(out)

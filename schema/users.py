@@ -83,6 +83,15 @@ class User(Node):
             created_at=row.created_at,
         )
 
+    @classmethod
+    async def by_pk(cls, info: Info, pk: int | None) -> User | None:
+        """The user with this key (a reference held by another object), through the loader;
+        None for no key or no such user."""
+        if pk is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(pk)
+        return cls.from_row(row) if row else None
+
     @strawberry.field(
         description="Linked bank and card accounts, oldest first: at most the first "
         f"{MAX_ACCOUNTS_PER_USER}."

@@ -50,14 +50,17 @@ def _routes() -> dict[str, tuple[str, tuple[str, ...]]]:
     queue: list[tuple[str, GraphQLObjectType, tuple[str, ...]]] = [
         ("query", GRAPHQL.query_type, ()),
         ("mutation", GRAPHQL.mutation_type, ()),
+        ("subscription", GRAPHQL.subscription_type, ()),
     ]
     while queue:
         operation, type_, path = queue.pop(0)
         if type_.name in found:
             continue
         found[type_.name] = (operation, path)
-        if operation == "mutation":
-            continue  # mutation payloads are not followed: their inputs are the positions
+        if operation != "query":
+            # Mutation payloads and events are not followed: their inputs are the positions
+            # (what an event holds is reached from Query too).
+            continue
         for name, field in type_.fields.items():
             named = get_named_type(field.type)
             required = any(isinstance(a.type, GraphQLNonNull) for a in field.args.values())
@@ -120,7 +123,11 @@ def all_coordinates(scalar: str) -> set[str]:
 
 def document_for(position: Position, value_type: str) -> str:
     """`query ($v: T) { a { b(arg: $v) { __typename } } }` for the position."""
-    field = GRAPHQL.query_type if position.operation == "query" else GRAPHQL.mutation_type
+    field = {
+        "query": GRAPHQL.query_type,
+        "mutation": GRAPHQL.mutation_type,
+        "subscription": GRAPHQL.subscription_type,
+    }[position.operation]
     definitions: list[GraphQLField] = []
     for name in position.fields:
         definition = field.fields[name]

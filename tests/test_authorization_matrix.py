@@ -18,6 +18,7 @@ from schema import schema
 from schema.permissions import RULES, root_coordinates
 from tests import factories as f
 from tests.conftest import Api, Cast
+from tests.streams import Stream
 
 D, F, U = "data", "FORBIDDEN", "UNAUTHENTICATED"
 CALLERS = ("anonymous", "member", "other_member", "manager", "admin")
@@ -54,6 +55,13 @@ CASES: dict[str, Case] = {
         "Mia Member",
     ),
     "Query.user": Case(SUBJECT_USER % "user", (U, D, F, D, D), "Mia Member"),
+    # Subscriptions: D is "subscribed" (the stream waits for events); run in-process below.
+    "Subscription.auditLogAppended": Case(
+        "subscription { auditLogAppended { action } }", (U, F, F, F, D)
+    ),
+    "Subscription.campaignStatusChanged": Case(
+        "subscription { campaignStatusChanged { status } }", (U, D, D, D, D)
+    ),
     "Mutation.completeCampaign": Case(
         "mutation ($active: ID!) { completeCampaign(input: {id: $active}) { campaign { id } } }",
         (U, F, F, D, D),
@@ -266,13 +274,26 @@ async def _run_case(cast: Cast, world: World, coordinate: str, case: Case) -> li
     wrong = []
     for caller, expected in zip(CALLERS, case.expected, strict=True):
         client: Api = getattr(cast, caller)
-        body = await client.gql(case.document, _used_variables(case.document, world.variables))
+        variables = _used_variables(case.document, world.variables)
+        if coordinate.startswith("Subscription."):
+            got = await _subscription_outcome(client, case.document, variables)
+            if got != expected:
+                wrong.append(f"{coordinate} as {caller}: expected {expected}, got {got}")
+            continue
+        body = await client.gql(case.document, variables)
         got = _outcome(body, key)
         if got != expected:
             wrong.append(f"{coordinate} as {caller}: expected {expected}, got {got}: {body}")
         if got != D and case.secret is not None:
             assert case.secret not in json.dumps(body.get("data")), (coordinate, caller, body)
     return wrong
+
+
+async def _subscription_outcome(client: Api, document: str, variables: dict[str, Any]) -> str:
+    """D once the stream holds a subscription in the app's hub, else its refusal's code."""
+    stream = await Stream.open(client, document, variables)
+    await stream.close()
+    return stream.refused or D
 
 
 def _root_key(document: str) -> str:

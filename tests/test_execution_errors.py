@@ -61,6 +61,7 @@ def stock_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=schema_package.Query,
         mutation=schema_package.Mutation,
+        subscription=schema_package.Subscription,
         extensions=list(our_schema.extensions),
         execution_context_class=None,
         scalar_overrides={datetime: schema_package.DATETIME_SCALAR},

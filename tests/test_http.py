@@ -55,6 +55,17 @@ async def test_get_runs_queries_but_not_mutations(api: Api) -> None:
     assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
+async def test_a_subscription_over_http_is_refused_with_where_to_send_it(api: Api) -> None:
+    document = "subscription { campaignStatusChanged { status } }"
+    posted = await api.client.post("/graphql", json={"query": document}, headers=api.headers)
+    got = await api.client.get("/graphql", params={"query": document}, headers=api.headers)
+    for response in (posted, got):
+        assert response.status_code == 400, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert "WebSocket" in error["message"]
+
+
 async def test_graphql_response_json_gets_4xx_for_request_errors(api: Api) -> None:
     headers = {"accept": GQL_JSON}
     parse = await api.client.post("/graphql", json={"query": "{ campaigns {"}, headers=headers)

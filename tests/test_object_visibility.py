@@ -15,6 +15,8 @@ A new object type or a new field returning one fails here with the line to add.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,10 +40,11 @@ from resolvers.visibility import Owned
 from schema import schema
 from schema.common import Connection, Edge, Money, PageInfo
 from schema.members import Transaction
-from schema.permissions import CONTAINERS, OBJECT_RULES, Guard
+from schema.permissions import CONTAINERS, OBJECT_RULES, STREAMS, Guard
 from tests import factories as f
 from tests import member_factories as mf
 from tests.conftest import Cast
+from tests.streams import Stream
 
 CALLERS = ("anonymous", "member", "other_member", "manager", "admin")
 STAFF = ("manager", "admin")
@@ -204,6 +207,12 @@ def test_every_field_returning_a_guarded_type_checks_each_object(coordinate: str
     type_name, field_name = coordinate.split(".")
     field_def = GRAPHQL.get_type(type_name).fields[field_name]  # type: ignore[union-attr]
     strawberry_field = field_def.extensions["strawberry-definition"]
+    if strawberry_field.is_subscription:
+        assert coordinate in STREAMS, (
+            f"{coordinate} streams a guarded type: decorate its generator with "
+            f'@guarded_stream("{coordinate}") (schema/permissions.py)'
+        )
+        return
     guards = [e for e in strawberry_field.extensions if isinstance(e, Guard)]
     assert any(g.visibility for g in guards), (
         f"{coordinate} returns a guarded type but checks no object: schema/permissions.apply "
@@ -297,13 +306,13 @@ async def world(cast: Cast, conn: asyncpg.Connection) -> World:
 # --- generated paths -------------------------------------------------------------------------
 
 
-def _paths_from(root_field: str) -> dict[str, list[tuple[str, str]]]:
+def _paths_from(root_field: str, root: str = ROOT) -> dict[str, list[tuple[str, str]]]:
     """The shortest path from the root field to every field returning a guarded type that
     it reaches: guarded coordinate -> [(type, field), ...] starting at the root."""
-    start = (ROOT, root_field)
+    start = (root, root_field)
     found: dict[str, list[tuple[str, str]]] = {}
     queue = [[start]]
-    seen_types: set[str] = {ROOT}
+    seen_types: set[str] = {root}
     while queue:
         path = queue.pop(0)
         type_name, field_name = path[-1]
@@ -329,7 +338,7 @@ def _selection_of(type_: Any) -> str:
     return "__typename id" if "id" in type_.fields else "__typename"
 
 
-def _document(path: list[tuple[str, str]]) -> str:
+def _document(path: list[tuple[str, str]], kind: str = "query") -> str:
     inner = ""
     for type_name, field_name in reversed(path):
         field_def = GRAPHQL.get_type(type_name).fields[field_name]  # type: ignore[union-attr]
@@ -346,7 +355,7 @@ def _document(path: list[tuple[str, str]]) -> str:
             inner = f"{field_name}{arguments}"
     used = sorted(v for v in VARIABLE_TYPES if f"${v}" in inner)
     declared = ", ".join(f"${v}: {VARIABLE_TYPES[v]}" for v in used)
-    return f"query{f'({declared})' if declared else ''} {{ {inner} }}"
+    return f"{kind}{f'({declared})' if declared else ''} {{ {inner} }}"
 
 
 ROOT_FIELDS = sorted(
@@ -356,6 +365,12 @@ PATHS = [
     (root, coordinate, path)
     for root in ROOT_FIELDS
     for coordinate, path in sorted(_paths_from(root).items())
+]
+SUBSCRIPTION = GRAPHQL.subscription_type.name  # type: ignore[union-attr]
+SUBSCRIPTION_PATHS = [
+    (root, coordinate, path)
+    for root in sorted(GRAPHQL.subscription_type.fields)  # type: ignore[union-attr]
+    for coordinate, path in sorted(_paths_from(root, SUBSCRIPTION).items())
 ]
 
 
@@ -411,8 +426,104 @@ async def test_each_path_returns_only_objects_the_caller_may_see(cast: Cast, wor
     assert not silent, f"no path returned an object of these fields; extend the world: {silent}"
 
 
+async def test_each_subscription_path_streams_only_objects_the_caller_may_see(
+    cast: Cast, world: World, conn: asyncpg.Connection
+) -> None:
+    """Every generated subscription path as every caller, then three lifecycle changes. Each
+    campaign changes once, into the status its facts say, so an event's objects (read as
+    they are when it is sent) are judged by the world's facts. The last change (a pause: seen
+    before by everyone signed in) is the last event of every stream."""
+    campaigns = {s: world.by_type["Campaign"][i] for i, s in enumerate(CAMPAIGN_STATUSES)}
+    before = {"ACTIVE": "DRAFT", "PAUSED": "ACTIVE", "COMPLETED": "PAUSED"}
+    for status, previous in before.items():
+        await conn.execute(
+            "UPDATE campaigns SET status = $2 WHERE id = $1",
+            _pk(campaigns[status]),
+            previous,
+        )
+    streams = []
+    for root, coordinate, path in SUBSCRIPTION_PATHS:
+        document = _document(path, "subscription")
+        variables = {k: v for k, v in world.variables.items() if f"${k}" in document}
+        for caller in CALLERS:
+            stream = await Stream.open(getattr(cast, caller), document, variables)
+            streams.append((caller, root, coordinate, path, stream))
+    try:
+        for status, mutation, _ in CHANGES:
+            body = await cast.admin.gql(
+                f"mutation ($id: ID!) {{ {mutation}(input: {{id: $id}})"
+                " { userErrors { code } } }",
+                {"id": campaigns[status]},
+            )
+            assert body["data"][mutation]["userErrors"] == [], body
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        for caller, root, coordinate, _path, stream in streams:
+            expected = 0 if stream.refused else _expected_events(caller, root)
+            while len(stream.results) < expected:
+                assert loop.time() < deadline, f"{caller} {coordinate}: {stream.results}"
+                await asyncio.sleep(0.01)
+        # Anything more than expected would have come by now: the last change, seen by
+        # everyone subscribed, came after it in every stream.
+        for caller, root, coordinate, _path, stream in streams:
+            expected = 0 if stream.refused else _expected_events(caller, root)
+            assert len(stream.results) == expected, (caller, coordinate, stream.results)
+    finally:
+        for *_, stream in streams:
+            await stream.close()
+
+    wrong: list[str] = []
+    reached = {coordinate: 0 for _, coordinate, _ in SUBSCRIPTION_PATHS}
+    for caller, _root, coordinate, path, stream in streams:
+        if caller == "anonymous":
+            assert stream.refused == "UNAUTHENTICATED", (coordinate, stream.refused)
+            continue
+        target = _named(GRAPHQL.get_type(path[-1][0]).fields[path[-1][1]].type)  # type: ignore[union-attr]
+        for result in stream.results:
+            codes = {e.extensions["code"] for e in result.errors or ()}
+            if not codes <= {"FORBIDDEN"}:
+                wrong.append(f"{caller}: unexpected errors on {coordinate}: {result.errors}")
+            objects = list(_objects(result.data, None, world))
+            seen = [(t, facts) for t, facts in objects if not VISIBLE[t](caller, facts)]
+            if seen:
+                wrong.append(f"{caller} saw {seen} through {coordinate}: {result.data}")
+            reached[coordinate] += _count_of(target, objects)
+    assert not wrong, "\n".join(wrong)
+    # A field's guard is the same on every path: those the query paths reach are proven there
+    # (the changes' actor, an admin, has no accounts or rewards to show).
+    on_query_paths = {c for _, c, _ in PATHS}
+    silent = sorted(c for c, n in reached.items() if n == 0 and c not in on_query_paths)
+    assert not silent, f"no event carried an object of these fields; extend the world: {silent}"
+    assert {"CampaignStatusChange.campaign", "CampaignStatusChange.actor"} <= set(reached)
+
+
+CAMPAIGN_STATUSES = ("DRAFT", "ACTIVE", "PAUSED", "COMPLETED")  # the world's, in its order
+# The test's changes, in order: (the world's status it ends in, the mutation, the status before).
+CHANGES = (
+    ("COMPLETED", "completeCampaign", "PAUSED"),
+    ("ACTIVE", "launchCampaign", "DRAFT"),
+    ("PAUSED", "pauseCampaign", "ACTIVE"),
+)
+
+
+def _pk(gid: str) -> int:
+    return int(base64.b64decode(gid).decode().split(":")[1])
+
+
+def _expected_events(caller: str, root: str) -> int:
+    """How many of CHANGES a caller's stream must carry, by this module's own rules."""
+    if root == "auditLogAppended":
+        return len(CHANGES) if VISIBLE["AuditLogEntry"](caller, Facts()) else 0
+    return sum(
+        1
+        for after, _, previous in CHANGES
+        if VISIBLE["Campaign"](caller, Facts(status=previous))
+        or VISIBLE["Campaign"](caller, Facts(status=after))
+    )
+
+
 def test_every_field_returning_a_guarded_type_is_on_a_generated_path() -> None:
-    on_paths = {c for _, c, _ in PATHS}
+    on_paths = {c for _, c, _ in PATHS} | {c for _, c, _ in SUBSCRIPTION_PATHS}
     mutations = {c for c in _guarded_coordinates() if c.startswith("Mutation.")}
     # Payload fields are reached only from mutations: their guard is checked above, by type.
     payloads = {

