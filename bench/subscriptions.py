@@ -167,6 +167,7 @@ async def main(args: argparse.Namespace) -> None:
         "APP_ENV": "production",
         "LOG_LEVEL": "warning",
         "WS_MAX_SOCKETS_PER_WORKER": str(args.subscribers + 100),
+        "HTTP_MAX_CONNECTIONS": str(args.subscribers + 200),
         "MAX_IN_FLIGHT_PER_VIEWER": "0",
     }
     cmd = [sys.executable, "server.py", "serve", "--port", str(port), "--workers", "1"]

@@ -43,7 +43,8 @@ from resolvers.context import Context
 @dataclass(frozen=True)
 class SocketLimits:
     max_operations_per_socket: int = 20
-    max_sockets_per_worker: int = 5000
+    # Below HTTP_MAX_CONNECTIONS (1000), which counts sockets too: HTTP keeps some room.
+    max_sockets_per_worker: int = 800
     init_timeout_s: float = 10.0
 
     @classmethod
