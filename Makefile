@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz load lint lock schema migrate seed clean bench bench-setup
+.PHONY: run test fuzz load lint lock schema migrate seed clean bench bench-setup chromium
 
 # The exact versions of requirements.lock, then the project itself.
 $(STAMP): pyproject.toml requirements.lock
@@ -17,7 +17,17 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) server.py serve
 
-test: $(STAMP)
+# Headless Chromium for the GraphiQL browser test (tests/test_graphiql.py): Debian's package.
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+endif
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 # The property-based test with many more examples than `make test` runs.

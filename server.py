@@ -35,7 +35,7 @@ from db.events import Listener
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from resolvers.live import Hub
-from schema import limits, schema
+from schema import graphiql, limits, schema
 from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
@@ -173,6 +173,7 @@ def create_app(
             Route("/api/phase4/health", health),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([graphiql.assets_route()] if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )

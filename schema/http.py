@@ -35,7 +35,7 @@ from resolvers.context import (
     new_request_id,
 )
 from resolvers.errors import BadUserInput, Unauthenticated
-from schema import documents, limits, signin_limit
+from schema import documents, graphiql, limits, signin_limit
 from schema.websocket import (
     CLOSE_TRY_AGAIN_LATER,
     INIT_TIMEOUT,
@@ -348,6 +348,9 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             self.sockets -= 1
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page()  # ours, offline, with subscriptions over the socket
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         """A socket's `connection_init`: its credential is the payload's Authorization entry

@@ -332,3 +332,7 @@ async def admin_with_session(conn: asyncpg.Connection, email: str) -> int:
     )
     await open_test_session(conn, admin)
     return admin
+
+
+# The real two-worker server the subscriptions and GraphiQL tests use (tests/live_server.py).
+from tests.live_server import live, live_pg  # noqa: E402, F401
