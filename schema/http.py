@@ -4,9 +4,10 @@ codes, admission control and coded HTTP refusals, plus the X-Request-ID middlewa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -41,6 +42,7 @@ from schema.websocket import (
     INIT_TIMEOUT,
     SOCKET_LIMITS,
     LegacyWSHandler,
+    OperationRefused,
     TextWebSocketAdapter,
     TransportWSHandler,
 )
@@ -106,10 +108,47 @@ class GraphQLApp(GraphQL[Context, None]):
         credential = Credential.from_header(
             request.headers.get("authorization"), getattr(request.state, "tokens", None)
         )
-        if credential.user_id is not None:
-            return f"user:{credential.user_id}"
-        client = request.scope.get("client")
-        return f"address:{client[0] if client else '-'}"
+        return _caller_of(credential, request.scope)
+
+    @contextlib.asynccontextmanager
+    async def socket_operation(self, socket: Context) -> AsyncIterator[asyncio.Timeout]:
+        """A query or mutation on a socket (schema/websocket.py), under the rules an HTTP
+        request obeys: the per-caller cap, the admission queue and the time budget (past it
+        the operation is cancelled). A refusal raises OperationRefused with its code."""
+        caller = _caller_of(socket.credential, socket.request.scope) if self.per_viewer else None
+        if caller is not None:
+            try:
+                self._count_in(caller)
+            except RequestRefused as exc:
+                raise OperationRefused(exc.code, exc.reason) from None
+        try:
+            try:
+                await take_turn(self._turns, self.admission_timeout_s)
+            except TimeoutError:
+                raise OperationRefused(
+                    "SERVICE_UNAVAILABLE", "The server is busy; retry shortly"
+                ) from None
+            try:
+                budget = limits.LIMITS.request_timeout_s
+                deadline = asyncio.timeout(budget)
+                refusal = OperationRefused(
+                    "REQUEST_TIMEOUT",
+                    f"The operation took longer than its time budget of {budget:g} s; ask for less",
+                )
+                try:
+                    async with deadline:
+                        yield deadline
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    raise refusal from None
+                if deadline.expired():  # its cancellation was caught below (graphql-ws's)
+                    raise refusal
+            finally:
+                self._turns.release()
+        finally:
+            if caller is not None:
+                self._count_out(caller)
 
     websocket_adapter_class = TextWebSocketAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -472,6 +511,13 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
+
+
+def _caller_of(credential: Credential, scope: Scope) -> str:
+    if credential.user_id is not None:
+        return f"user:{credential.user_id}"
+    client = scope.get("client")
+    return f"address:{client[0] if client else '-'}"
 
 
 def _refused_type(exc: InvalidOperationTypeError, method: str) -> str:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from resolvers.context import Context
+from schema import documents, limits
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,43 @@ class SocketLimits:
 SOCKET_LIMITS = SocketLimits.from_env()
 INIT_TIMEOUT = timedelta(seconds=SOCKET_LIMITS.init_timeout_s)
 CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class OperationRefused(Exception):
+    """A query or mutation on a socket refused by the HTTP rules (the view's
+    `socket_operation`): the per-caller cap, the admission queue or the time budget."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def error(self) -> GraphQLError:
+        return GraphQLError(self.message, extensions={"code": self.code})
+
+
+_TIMED_OUT = OperationRefused(
+    "REQUEST_TIMEOUT", "The operation took longer than its time budget; ask for less"
+)
+
+
+def _is_query_or_mutation(query: Any, operation_name: Any) -> bool:
+    """Whether the operation runs once (not a subscription). False too for a document the
+    operation hooks will refuse anyway (too big, unparsable, no operation chosen)."""
+    if not isinstance(query, str) or not isinstance(operation_name, str | None):
+        return False
+    try:
+        limits.check_source_cached(query, limits.LIMITS)
+    except limits.LimitExceeded:
+        return False
+    parsed = documents.parse_once(query)
+    if parsed.document is None:
+        return False
+    try:
+        operation = documents.operation_of(parsed.document, operation_name)
+    except documents.OperationNotChosen:
+        return False
+    return operation.operation.value != "subscription"
 
 
 def _too_many_operations(cap: int) -> dict[str, Any]:
@@ -104,7 +143,18 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with a coded cap on operations per socket."""
+    """graphql-transport-ws, with a coded cap on operations per socket, and queries and
+    mutations under the HTTP rules."""
+
+    async def run_operation(self, operation: Any) -> None:
+        if not _is_query_or_mutation(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        try:
+            async with self.view.socket_operation(self.context):  # type: ignore[attr-defined]
+                await super().run_operation(operation)
+        except OperationRefused as refused:
+            await operation.send_initial_errors([refused.error()])
 
     async def handle_subscribe(self, message: Any) -> None:
         cap = SOCKET_LIMITS.max_operations_per_socket
@@ -137,6 +187,43 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
+        self._deadlines: dict[str, asyncio.Timeout] = {}  # operations under a time budget
+        self._refused: set[str] = set()  # operations already answered with a refusal
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        if not _is_query_or_mutation(query, operation_name):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            async with self.view.socket_operation(self.context) as deadline:  # type: ignore[attr-defined]
+                self._deadlines[operation_id] = deadline
+                await super().handle_async_results(operation_id, query, operation_name, variables)
+        except OperationRefused as refused:
+            if operation_id not in self._refused:
+                await self._send_refusal(operation_id, refused)
+        finally:
+            self._deadlines.pop(operation_id, None)
+            self._refused.discard(operation_id)
+
+    async def send_message(self, message: Any) -> None:
+        # Past its time budget an operation is cancelled, and Strawberry answers a cancelled
+        # operation with `complete`: the client gets the coded refusal in its place.
+        deadline = self._deadlines.get(message.get("id")) if message["type"] == "complete" else None
+        if deadline is not None and deadline.expired():
+            self._refused.add(message["id"])
+            await self._send_refusal(message["id"], _TIMED_OUT)
+            return
+        await super().send_message(message)
+
+    async def _send_refusal(self, operation_id: str, refused: OperationRefused) -> None:
+        message: Any = {"type": "error", "id": operation_id, "payload": refused.error().formatted}
+        await super().send_message(message)
 
     async def handle_start(self, message: Any) -> None:
         cap = SOCKET_LIMITS.max_operations_per_socket

@@ -1,0 +1,118 @@
+"""Queries and mutations over a socket obey the HTTP request rules (the time budget, the
+admission queue, the per-caller cap), in-process through the ASGI app; subscriptions, which
+last, are not held to the time budget."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.conftest import Api
+
+
+class AsgiSocket:
+    """A WebSocket to the ASGI app, without a network: what uvicorn would pass it."""
+
+    def __init__(self, api: Api, protocol: str) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"test")],
+            "subprotocols": [protocol],
+            "client": ("127.0.0.1", 50000),
+            "server": ("test", 80),
+        }
+        self.task = asyncio.create_task(api.app(scope, self.inbox.get, self.outbox.put))
+
+    async def open(self, token: str) -> None:
+        await self.inbox.put({"type": "websocket.connect"})
+        assert (await self.outbox.get())["type"] == "websocket.accept"
+        await self.send({"type": "connection_init", "payload": {"Authorization": token}})
+        assert await self.receive() == {"type": "connection_ack"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(message)})
+
+    async def receive(self) -> dict[str, Any]:
+        while True:
+            event = await asyncio.wait_for(self.outbox.get(), 10)
+            assert event["type"] == "websocket.send", event
+            message: dict[str, Any] = json.loads(event["text"])
+            if message["type"] != "ka":
+                return message
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 10)
+
+
+async def test_a_query_over_the_socket_past_the_time_budget_is_refused_with_its_code(
+    api: Api, tight: Any
+) -> None:
+    socket = AsgiSocket(api, "graphql-transport-ws")
+    await socket.open(api.headers["Authorization"])
+    tight(request_timeout_s=1e-9)  # any query that reads the database is over it
+    await socket.send(
+        {"id": "q", "type": "subscribe", "payload": {"query": "{ campaigns { totalCount } }"}}
+    )
+    refused = await socket.receive()
+    assert refused["type"] == "error" and refused["id"] == "q", refused
+    assert refused["payload"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+
+    # A subscription lasts: the budget is not its business.
+    await socket.send(
+        {
+            "id": "s",
+            "type": "subscribe",
+            "payload": {"query": "subscription { auditLogAppended { action } }"},
+        }
+    )
+    hub = api.app.state["hub"]
+    for _ in range(500):
+        if hub.subscribers:
+            break
+        await asyncio.sleep(0.01)
+    assert len(hub.subscribers) == 1
+    await socket.close()
+    assert not hub.subscribers  # the socket's end ended the subscription
+
+
+async def test_the_legacy_protocol_obeys_the_time_budget_too(api: Api, tight: Any) -> None:
+    socket = AsgiSocket(api, "graphql-ws")
+    await socket.open(api.headers["Authorization"])
+    tight(request_timeout_s=1e-9)
+    await socket.send(
+        {"id": "q", "type": "start", "payload": {"query": "{ campaigns { totalCount } }"}}
+    )
+    refused = await socket.receive()
+    assert refused["type"] == "error" and refused["id"] == "q", refused
+    assert refused["payload"]["extensions"]["code"] == "REQUEST_TIMEOUT"
+    await socket.close()
+
+
+async def test_the_per_caller_cap_counts_socket_queries(api: Api) -> None:
+    """Each caller's operations in flight are counted across HTTP and sockets: a caller at its
+    cap is refused over the socket as over HTTP (TOO_MANY_REQUESTS)."""
+    view = api.app.app.router.routes[0].app  # the GraphQLApp behind /graphql
+    view.per_viewer = 1
+    assert api.user_id is not None
+    view._callers[f"user:{api.user_id}"] = 1  # one HTTP request of theirs in flight
+    try:
+        socket = AsgiSocket(api, "graphql-transport-ws")
+        await socket.open(api.headers["Authorization"])
+        await socket.send({"id": "q", "type": "subscribe", "payload": {"query": "{ me { id } }"}})
+        refused = await socket.receive()
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_REQUESTS"
+        await socket.close()
+    finally:
+        view._callers.clear()
+        view.per_viewer = 0
