@@ -116,3 +116,29 @@ async def test_the_per_caller_cap_counts_socket_queries(api: Api) -> None:
     finally:
         view._callers.clear()
         view.per_viewer = 0
+
+
+async def test_a_socket_past_the_worker_s_cap_is_closed_with_a_coded_reason(
+    api: Api, monkeypatch: Any
+) -> None:
+    from dataclasses import replace
+
+    from schema import http
+
+    monkeypatch.setattr(
+        http, "SOCKET_LIMITS", replace(http.SOCKET_LIMITS, max_sockets_per_worker=1)
+    )
+    first = AsgiSocket(api, "graphql-transport-ws")
+    await first.open(api.headers["Authorization"])
+    second = AsgiSocket(api, "graphql-transport-ws")
+    await second.inbox.put({"type": "websocket.connect"})
+    assert (await second.outbox.get())["type"] == "websocket.accept"
+    closed = await asyncio.wait_for(second.outbox.get(), 10)
+    assert closed["type"] == "websocket.close" and closed["code"] == 1013, closed
+    assert closed["reason"].startswith("TOO_MANY_SOCKETS")
+    await asyncio.wait_for(second.task, 10)
+    await first.close()
+    # The first socket's end frees its place.
+    third = AsgiSocket(api, "graphql-transport-ws")
+    await third.open(api.headers["Authorization"])
+    await third.close()
