@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -370,3 +371,26 @@ async def test_events_arrive_again_after_postgresql_restarts(live: Live) -> None
     assert event is not None, "no event after PostgreSQL restarted"
     assert event["data"]["campaignStatusChanged"]["status"] in ("ACTIVE", "PAUSED"), event
     await socket.close()
+
+
+async def test_a_subscription_whose_token_expired_is_cut_off_at_the_next_event(
+    live: Live,
+) -> None:
+    from datetime import timedelta
+
+    from resolvers.auth import Tokens
+    from tests.conftest import JWT_SECRET, session_of
+
+    campaign = await live.campaign("Outlives Its Token")
+    short = Tokens(JWT_SECRET, ttl=timedelta(seconds=2)).issue(live.admin, session_of(live.admin))
+    socket = await _acked(
+        await Socket.open(live, payload={"Authorization": f"Bearer {short.token}"})
+    )
+    await _subscribed(socket, "x", {"id": f.gid("Campaign", campaign)})
+    # Past the token's end (its expiry has whole seconds; one more for the clocks).
+    left = (short.expires_at - datetime.now(UTC)).total_seconds() + 1
+    await asyncio.sleep(max(left, 0))
+    await live.change(LAUNCH, campaign)
+    code, reason = await socket.closed()
+    assert code == 4403, (code, reason)
+    assert "UNAUTHENTICATED" in reason and "expired" in reason.lower(), reason
