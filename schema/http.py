@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 
 # Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,7 +39,7 @@ from resolvers.context import (
     new_request_id,
 )
 from resolvers.errors import BadUserInput, Unauthenticated
-from schema import documents, graphiql, limits, signin_limit
+from schema import documents, graphiql, limits, persisted, signin_limit
 from schema.websocket import (
     CLOSE_TRY_AGAIN_LATER,
     INIT_TIMEOUT,
@@ -331,8 +334,9 @@ class GraphQLApp(GraphQL[Context, None]):
             or not isinstance(variables, dict | None)
             or not isinstance(operation_name, str | None)
             or not isinstance(extensions, dict | None)
+            or (extensions is not None and "persistedQuery" in extensions)
         ):
-            return None
+            return None  # persisted queries go through `run` (execute_single)
         return GraphQLRequestData(query, variables, operation_name, extensions)
 
     async def _run_plain(self, request: Request, operation: GraphQLRequestData) -> Response:
@@ -360,9 +364,41 @@ class GraphQLApp(GraphQL[Context, None]):
             self._handle_errors(result.errors, response_data)
         return self.create_response(response_data, sub_response)
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        wanted = persisted.asked(request_data.query, request_data.extensions)
+        if isinstance(wanted, GraphQLError):
+            return ExecutionResult(data=None, errors=[wanted])
+        if wanted is not None and request_data.query is None:
+            try:
+                text = await persisted.document(context.pool, wanted.sha256)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                return ExecutionResult(data=None, errors=[_unavailable()])
+            if isinstance(text, GraphQLError):
+                return ExecutionResult(data=None, errors=[text])
+            request_data = dataclasses.replace(request_data, query=text)
+        result = await self._execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if wanted is not None and wanted.store and result.data is not None:
+            assert request_data.query is not None
+            try:
+                await persisted.store(context.pool, wanted.sha256, request_data.query)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # The answer stands; the client sends the query again next time.
+                log.warning("persisted documents: %s not stored: %s", wanted.sha256, exc)
+        return result
+
+    async def _execute_single(self, *args: Any) -> ExecutionResult:
         try:
-            return await super().execute_single(*args, **kwargs)
+            return await super().execute_single(*args)
         except HTTPException as exc:
             cause = exc.__cause__
             if isinstance(cause, InvalidOperationTypeError):
@@ -387,6 +423,12 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             self.sockets -= 1
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET that names a persisted query (`extensions`, no `query`) is an operation.
+        return super().should_render_graphql_ide(request) and (
+            request.query_params.get("extensions") is None
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page()  # ours, offline, with subscriptions over the socket
@@ -511,6 +553,12 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
+
+
+def _unavailable() -> GraphQLError:
+    return GraphQLError(
+        "The database is unavailable; retry shortly", extensions={"code": "SERVICE_UNAVAILABLE"}
+    )
 
 
 def _caller_of(credential: Credential, scope: Scope) -> str:
