@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import asyncpg
 from db import audit
 from db.audit import AuditRow
 from db.users import UserRow
-from resolvers.auth import Rule
+from resolvers.auth import SESSION_ENDED, Rule
 from resolvers.context import Context
 from resolvers.errors import Forbidden, Unauthenticated
 
@@ -79,6 +80,10 @@ class Hub:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.subscribers: set[Subscriber] = set()
+        # Signed-in sockets by session, to close when their session ends even without a
+        # subscription (weakly held: a socket that ended drops out by itself).
+        self.sockets: dict[str, weakref.WeakValueDictionary[int, Context]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0  # events put in subscribers' queues, for tests and the bench
@@ -103,6 +108,16 @@ class Hub:
     def remove(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
+    def watch(self, socket: Context) -> None:
+        """Close this signed-in socket's context when its session ends."""
+        if socket.session_id is None:
+            return
+        self.sockets.setdefault(socket.session_id, weakref.WeakValueDictionary())[id(socket)] = (
+            socket
+        )
+        for session in [k for k, v in self.sockets.items() if not v]:
+            del self.sockets[session]  # sockets that ended
+
     def received(self, event: dict[str, Any]) -> None:
         """The listener's callback: runs in the event loop, must not block."""
         self._inbox.put_nowait(event)
@@ -120,6 +135,15 @@ class Hub:
                 log.error("events: %d events not delivered: %s", len(batch), exc)
 
     async def _dispatch(self, batch: list[dict[str, Any]]) -> None:
+        for event in batch:
+            session = event.get("session")
+            sockets = self.sockets.pop(session, None) if isinstance(session, str) else None
+            for socket in list((sockets or {}).values()):
+                task = asyncio.get_running_loop().create_task(
+                    socket.close_socket(CLOSE_FORBIDDEN, f"UNAUTHENTICATED: {SESSION_ENDED}")
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         if not self.subscribers:
             return
         audit_ids = [e["audit"] for e in batch if isinstance(e.get("audit"), int)]

@@ -454,6 +454,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise ConnectionRejectionError(
                     {"message": exc.message, "code": "UNAUTHENTICATED"}
                 ) from None
+            if context.hub is not None:
+                context.hub.watch(context)  # closed when its session ends
         unset: UnsetType = UNSET
         return unset  # an ack without a payload
 

@@ -28,6 +28,7 @@ import orjson
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import (
     NonJsonMessageReceived,
     NonTextMessageReceived,
@@ -100,6 +101,41 @@ def _is_query_or_mutation(query: Any, operation_name: Any) -> bool:
     return operation.operation.value != "subscription"
 
 
+MAX_ID_LENGTH = 128  # an operation id is the client's label for it, not a payload
+
+
+def _message_problem(message: Any, kinds: dict[str, tuple[str, ...]]) -> str | None:
+    """Why a protocol message is malformed (None: well formed). `kinds` names, per message
+    type, what it must carry: "id" (a string), "payload" (an operation: an object with a
+    string `query`, and `variables`/`extensions` objects and `operationName` a string when
+    given)."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message must have a string `type`"
+    needs = kinds.get(kind, ())
+    if "id" in needs:
+        id_ = message.get("id")
+        if not isinstance(id_, str) or not 0 < len(id_) <= MAX_ID_LENGTH:
+            return f"`{kind}` needs an `id`: a string of 1 to {MAX_ID_LENGTH} characters"
+    if "payload" in needs:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return f"`{kind}` needs a `payload` object with a string `query`"
+        if not isinstance(payload.get("variables"), dict | None):
+            return "`variables` must be an object"
+        if not isinstance(payload.get("extensions"), dict | None):
+            return "`extensions` must be an object"
+        if not isinstance(payload.get("operationName"), str | None):
+            return "`operationName` must be a string"
+    return None
+
+
+_TRANSPORT_NEEDS = {"subscribe": ("id", "payload"), "complete": ("id",)}
+_LEGACY_NEEDS = {"start": ("id", "payload"), "stop": ("id",)}
+
+
 def _too_many_operations(cap: int) -> dict[str, Any]:
     return GraphQLError(
         f"This socket runs {cap} operations already; the limit is {cap} per socket",
@@ -143,8 +179,15 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with a coded cap on operations per socket, and queries and
-    mutations under the HTTP rules."""
+    """graphql-transport-ws, with malformed messages refused (4400, as the protocol says),
+    a coded cap on operations per socket, and queries and mutations under the HTTP rules."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = _message_problem(message, _TRANSPORT_NEEDS)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def run_operation(self, operation: Any) -> None:
         if not _is_query_or_mutation(operation.query, operation.operation_name):
@@ -189,6 +232,56 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         self.schema = _AnyOperation(self.schema)  # type: ignore[assignment]
         self._deadlines: dict[str, asyncio.Timeout] = {}  # operations under a time budget
         self._refused: set[str] = set()  # operations already answered with a refusal
+        self._initialised = False
+
+    async def handle(self) -> None:
+        # The protocol has no init timeout of its own: the same as graphql-transport-ws's.
+        deadline = asyncio.create_task(self._init_deadline())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def _init_deadline(self) -> None:
+        await asyncio.sleep(SOCKET_LIMITS.init_timeout_s)
+        if not self.connection_acknowledged:
+            await self.websocket.close(4408, "Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        problem = _message_problem(message, _LEGACY_NEEDS)
+        if problem is not None:
+            id_ = message.get("id") if isinstance(message, dict) else None
+            if isinstance(id_, str) and 0 < len(id_) <= MAX_ID_LENGTH:
+                refusal: Any = {"type": "error", "id": id_, "payload": {"message": problem}}
+                await self.send_message(refusal)
+            else:
+                await self.websocket.close(4400, problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        if self._initialised:
+            # One identity per socket, and one keep-alive task.
+            await self.websocket.close(4429, "Too many initialisation requests")
+            return
+        self._initialised = True
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.send_message({"type": "connection_error"})
+            await self.websocket.close(4400, "Invalid connection init payload")
+            return
+        self.context.connection_params = payload
+        try:
+            await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as exc:
+            error: Any = {"type": "connection_error", "payload": exc.payload}
+            await self.send_message(error)
+            await self.websocket.close(4403, "Forbidden")
+            return
+        await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
 
     async def handle_async_results(
         self,

@@ -8,6 +8,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api
 
 
@@ -48,6 +50,22 @@ class AsgiSocket:
             message: dict[str, Any] = json.loads(event["text"])
             if message["type"] != "ka":
                 return message
+
+    async def connect(self) -> None:
+        await self.inbox.put({"type": "websocket.connect"})
+        assert (await self.outbox.get())["type"] == "websocket.accept"
+
+    async def send_raw(self, text: str) -> None:
+        await self.inbox.put({"type": "websocket.receive", "text": text})
+
+    async def closed(self) -> tuple[int, str]:
+        """The close the server sent (messages before it are skipped)."""
+        while True:
+            event = await asyncio.wait_for(self.outbox.get(), 10)
+            if event["type"] == "websocket.close":
+                await self.inbox.put({"type": "websocket.disconnect", "code": event["code"]})
+                await asyncio.wait_for(self.task, 10)
+                return event["code"], event.get("reason", "")
 
     async def close(self) -> None:
         await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
@@ -142,3 +160,124 @@ async def test_a_socket_past_the_worker_s_cap_is_closed_with_a_coded_reason(
     third = AsgiSocket(api, "graphql-transport-ws")
     await third.open(api.headers["Authorization"])
     await third.close()
+
+
+# --- malformed messages and other abuse (found by an outside review) -------------------------
+
+TRANSPORT, LEGACY = "graphql-transport-ws", "graphql-ws"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[]",
+        "42",
+        '"x"',
+        "null",
+        '{"type": 7}',
+        '{"id": "1", "type": "subscribe", "payload": "{ me { id } }"}',
+        '{"id": ["1"], "type": "subscribe", "payload": {"query": "{ me { id } }"}}',
+        '{"id": "1", "type": "subscribe", "payload": {"query": 42}}',
+        '{"id": "1", "type": "subscribe", "payload": {"query": "{ me { id } }", "variables": "x"}}',
+        '{"id": "1", "type": "subscribe", "payload": {"query": "{ me { id } }",'
+        ' "operationName": 1}}',
+        '{"id": "' + "x" * 200 + '", "type": "subscribe", "payload": {"query": "{ me { id } }"}}',
+        '{"id": [], "type": "complete"}',
+    ],
+)
+async def test_a_malformed_graphql_transport_ws_message_closes_with_4400(
+    api: Api, message: str
+) -> None:
+    socket = AsgiSocket(api, TRANSPORT)
+    await socket.open(api.headers["Authorization"])
+    await socket.send_raw(message)
+    code, reason = await socket.closed()
+    assert code == 4400 and reason, (code, reason)
+
+
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [
+        ("[]", "close"),
+        ("{}", "close"),
+        ('{"type": "start"}', "close"),
+        ('{"type": "start", "id": "1"}', "error"),
+        ('{"type": "start", "id": "1", "payload": "x"}', "error"),
+        ('{"type": "start", "id": "1", "payload": {"query": 42}}', "error"),
+        ('{"type": "stop"}', "close"),
+    ],
+)
+async def test_a_malformed_graphql_ws_message_is_refused_not_crashed_on(
+    api: Api, message: str, answer: str
+) -> None:
+    socket = AsgiSocket(api, LEGACY)
+    await socket.open(api.headers["Authorization"])
+    await socket.send_raw(message)
+    if answer == "close":
+        assert (await socket.closed())[0] == 4400
+        return
+    refused = await socket.receive()
+    assert refused["type"] == "error" and refused["id"] == "1", refused
+    # The socket still works.
+    await socket.send({"id": "2", "type": "start", "payload": {"query": "{ __typename }"}})
+    assert (await socket.receive())["payload"] == {"data": {"__typename": "Query"}}
+    await socket.close()
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+async def test_a_document_over_the_size_limit_is_refused_with_its_code(
+    api: Api, protocol: str
+) -> None:
+    socket = AsgiSocket(api, protocol)
+    await socket.open(api.headers["Authorization"])
+    huge = "{ " + " ".join("__typename" for _ in range(3000)) + " }"
+    kind = "subscribe" if protocol == TRANSPORT else "start"
+    await socket.send({"id": "big", "type": kind, "payload": {"query": huge}})
+    refused = await socket.receive()
+    assert refused["id"] == "big" and refused["type"] == "error", refused
+    errors = refused["payload"] if protocol == TRANSPORT else [refused["payload"]]
+    assert errors[0]["extensions"]["code"] in ("DOCUMENT_TOO_LARGE", "TOKEN_LIMIT_EXCEEDED")
+    await socket.close()
+
+
+async def test_graphql_ws_takes_one_connection_init(api: Api) -> None:
+    socket = AsgiSocket(api, LEGACY)
+    await socket.open(api.headers["Authorization"])
+    await socket.send({"type": "connection_init", "payload": {}})
+    assert await socket.closed() == (4429, "Too many initialisation requests")
+
+
+async def test_graphql_ws_closes_a_socket_without_connection_init(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from schema import websocket
+
+    monkeypatch.setattr(
+        websocket, "SOCKET_LIMITS", replace(websocket.SOCKET_LIMITS, init_timeout_s=0.2)
+    )
+    socket = AsgiSocket(api, LEGACY)
+    await socket.connect()
+    assert (await socket.closed())[0] == 4408
+
+
+async def test_graphql_ws_refuses_a_bad_token_with_4403(api: Api) -> None:
+    socket = AsgiSocket(api, LEGACY)
+    await socket.connect()
+    await socket.send({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
+    error = await socket.receive()
+    assert error["type"] == "connection_error"
+    assert error["payload"]["code"] == "UNAUTHENTICATED"
+    assert (await socket.closed())[0] == 4403
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+async def test_a_signed_in_socket_is_closed_when_its_session_ends(api: Api, protocol: str) -> None:
+    """Even with no subscription on it: an idle socket must not stay signed in."""
+    socket = AsgiSocket(api, protocol)
+    await socket.open(api.headers["Authorization"])
+    ended = await api.data("mutation { logout(input: {}) { endedSessions } }")
+    assert ended == {"logout": {"endedSessions": 1}}
+    code, reason = await socket.closed()
+    assert code == 4403 and reason.startswith("UNAUTHENTICATED"), (code, reason)

@@ -104,14 +104,16 @@ class Schema(strawberry.Schema):
         for_operation = getattr(context_value, "for_operation", None)
         if for_operation is not None:
             context_value = for_operation()
-        return await super().stream(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            operation_extensions,
-            allowed_operation_types,
+        return _refusals_reported(
+            await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
         )
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
@@ -121,3 +123,19 @@ class Schema(strawberry.Schema):
 
 async def _refused(error: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
     yield PreExecutionError(data=None, errors=[error])
+
+
+async def _refusals_reported(source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    """The stream's results; a hook's refusal while parsing (document size, tokens, fields),
+    which Strawberry's stream lets escape, as the first and only result."""
+    first = True
+    try:
+        async for result in source:
+            first = False
+            yield result
+    except GraphQLError as error:
+        if not first:
+            raise
+        yield PreExecutionError(data=None, errors=[error])
+    finally:
+        await source.aclose()
