@@ -21,12 +21,29 @@ from resolvers.env import is_production
 MIN_JWT_SECRET_LENGTH = 32
 
 
+# Request headers a browser app may send cross-origin: ours, and what tracing and error
+# reporting (W3C trace context, Sentry) and Apollo Client add (client awareness, CSRF guard).
+CORS_ALLOW_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+)
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """What the environment says about this deployment."""
 
     production: bool
     cors_origins: tuple[str, ...]
+    cors_allow_headers: tuple[str, ...] = ()
 
     @property
     def graphiql(self) -> bool:
@@ -36,9 +53,13 @@ class RuntimeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if env is None else env
         origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        headers = env.get("CORS_ALLOW_HEADERS")
         return cls(
             production=is_production(env),
             cors_origins=origins,
+            cors_allow_headers=CORS_ALLOW_HEADERS
+            if headers is None
+            else tuple(h.strip().lower() for h in headers.split(",") if h.strip()),
         )
 
 

@@ -178,16 +178,18 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    # An oversized body is refused before anything else reads it.
+    app.add_middleware(runtime.BodySizeLimit, max_bytes=limits.LIMITS.max_body_bytes)
     if settings.cors_origins:
+        # Outside every refusal (413 included), so a browser app can read each one.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id"],
+            allow_headers=list(settings.cors_allow_headers),
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
         )
-    # An oversized body is refused before anything else reads it.
-    app.add_middleware(runtime.BodySizeLimit, max_bytes=limits.LIMITS.max_body_bytes)
     # Outermost: JSON POSTs to /graphql go straight to the view (same limit, same request id).
     app.add_middleware(
         GraphQLLane,

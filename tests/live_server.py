@@ -100,6 +100,8 @@ async def live(live_pg: EmbeddedPostgres) -> AsyncIterator[Live]:
         "WS_INIT_TIMEOUT_S": "1",
         "WS_MAX_OPERATIONS_PER_SOCKET": "3",
         "MAX_IN_FLIGHT_PER_VIEWER": "0",
+        # A page from http://localhost:<port> calls http://127.0.0.1:<port>: another origin.
+        "CORS_ORIGINS": f"http://localhost:{port}",
     }
     proc = subprocess.Popen(
         [sys.executable, "server.py", "serve", "--port", str(port), "--workers", "2"],

@@ -74,3 +74,40 @@ async def test_graphiql_runs_queries_and_subscriptions_offline(live: Live, tmp_p
         hosts = {urlsplit(u).hostname for u in page.requested if not u.startswith("data:")}
         assert hosts == {"127.0.0.1"}, page.requested
         assert any(u.startswith("ws://127.0.0.1") for u in page.requested)
+
+
+async def test_a_browser_app_on_another_origin_can_call_and_read_refusals(live: Live) -> None:
+    """A page from http://localhost:<port> (another origin) calls http://127.0.0.1:<port> with
+    the headers tracing, Sentry and Apollo add: the preflight passes, and a refusal (413) is
+    readable by the page, not a CORS failure."""
+    api = live.url.replace("ws://", "http://")
+    page_url = api.replace("127.0.0.1", "localhost").replace("/graphql", "/healthz")
+    token = live.token(live.manager)
+    async with open_page(page_url) as page:
+        await page.wait_for("document.readyState === 'complete'")
+        call = f"""
+            fetch({json.dumps(api)}, {{
+              method: "POST",
+              headers: {{
+                "content-type": "application/json",
+                "authorization": {json.dumps(token)},
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "sentry-trace": "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+                "apollographql-client-name": "web",
+              }},
+              body: JSON.stringify({{query: "{{ me {{ role }} }}"}}),
+            }}).then(async r => [r.status, await r.json(), r.headers.get("x-request-id")])
+        """
+        status, body, request_id = await page.evaluate(call)
+        assert status == 200 and body == {"data": {"me": {"role": "MANAGER"}}}
+        assert request_id  # exposed to the page
+        too_big = f"""
+            fetch({json.dumps(api)}, {{
+              method: "POST",
+              headers: {{"content-type": "application/json"}},
+              body: "{{" + " ".repeat(1100000) + "}}",
+            }}).then(async r => [r.status, await r.json()])
+        """
+        status, body = await page.evaluate(too_big)
+        assert status == 413, body
+        assert body["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

@@ -102,3 +102,44 @@ async def test_cors_allows_only_the_configured_origins(
     )
     assert simple.headers["access-control-allow-origin"] == "https://app.example.com"
     assert simple.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_cors_preflight_allows_what_tracing_and_apollo_send(
+    production_client: httpx.AsyncClient,
+) -> None:
+    wanted = (
+        "authorization, content-type, traceparent, tracestate, baggage, sentry-trace,"
+        " apollographql-client-name, apollographql-client-version, apollo-require-preflight"
+    )
+    preflight = await production_client.options(
+        "/graphql",
+        headers={
+            "origin": "https://app.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": wanted,
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    allowed = {h.strip() for h in preflight.headers["access-control-allow-headers"].split(",")}
+    assert {h.strip() for h in wanted.split(",")} <= allowed
+
+
+async def test_every_refusal_carries_the_cors_headers(
+    production_client: httpx.AsyncClient,
+) -> None:
+    origin = {"origin": "https://app.example.com"}
+    refusals = {
+        413: await production_client.post(
+            "/graphql", content=b"{" + b" " * 1_000_001 + b"}", headers=origin
+        ),
+        400: await production_client.post("/graphql", content=b"not json", headers=origin),
+        405: await production_client.get(
+            "/graphql",
+            params={"query": 'mutation { login(input: {email: "a", password: "b"}) { token } }'},
+            headers={**origin, "accept": "application/json"},
+        ),
+    }
+    for status, response in refusals.items():
+        assert response.status_code == status, (status, response.text)
+        assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "x-request-id" in response.headers["access-control-expose-headers"]
