@@ -192,6 +192,18 @@ class GraphQLApp(GraphQL[Context, None]):
     async def answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:
         """The response to an HTTP request: `operation` is its plain JSON operation, if it has
         one (`_plain_operation`); None sends it through Strawberry's generic `run`."""
+        response = await self._answer(request, operation)
+        headers = response.headers
+        if "cache-control" not in headers:
+            # What a viewer sees is theirs (rules, roles): no shared cache may keep it, and no
+            # browser cache either (a token that has ended must not still show data).
+            headers["cache-control"] = "private, no-store"
+        headers["vary"] = ", ".join(
+            v for v in (headers.get("vary"), "Authorization, Accept") if v
+        )
+        return response
+
+    async def _answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:
         caller = self._caller(request) if self.per_viewer else None
         counted = False
         try:

@@ -128,3 +128,21 @@ async def test_request_id_is_echoed_or_generated(api: Api) -> None:
     assert len(generated.headers["x-request-id"]) == 32
     hostile = await api.client.get("/healthz", headers={"x-request-id": "x" * 500})
     assert hostile.headers["x-request-id"] != "x" * 500
+
+
+async def test_graphql_answers_are_never_cached_by_anyone_else(api: Api) -> None:
+    """Everything an answer shows depends on its viewer: private, no-store, and Vary names
+    what changes it; refusals too."""
+    answers = [
+        await api.client.post("/graphql", json={"query": "{ me { id } }"}, headers=api.headers),
+        await api.client.get(
+            "/graphql",
+            params={"query": "{ me { id } }"},
+            headers={**api.headers, "accept": "application/json"},
+        ),
+        await api.client.post("/graphql", content=b"not json", headers=api.headers),
+    ]
+    for response in answers:
+        assert response.headers["cache-control"] == "private, no-store", response
+        vary = {v.strip().lower() for v in response.headers["vary"].split(",")}
+        assert {"authorization", "accept"} <= vary, response.headers
