@@ -112,7 +112,8 @@ async def total(conn: asyncpg.Connection, flt: AuditFilter) -> int:
     return await count(conn, table="audit_logs", where=where, args=args)
 
 
-async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AuditRow]:
-    """The rows with these ids (the live feed reads the rows its notifications name)."""
+async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[AuditRow | None]:
+    """The rows with these ids, in their order (None: no such row)."""
     rows = await conn.fetch(f"SELECT {COLUMNS} FROM audit_logs WHERE id = ANY($1::bigint[])", ids)
-    return [_row(r) for r in rows]
+    found = {r["id"]: _row(r) for r in rows}
+    return [found.get(i) for i in ids]

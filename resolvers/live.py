@@ -150,7 +150,7 @@ class Hub:
         rows: dict[int, AuditRow] = {}
         if audit_ids:
             async with self.pool.acquire() as conn:
-                rows = {r.id: r for r in await audit.by_ids(conn, audit_ids)}
+                rows = {r.id: r for r in await audit.by_ids(conn, audit_ids) if r is not None}
         for event in batch:
             session = event.get("session")
             if session is not None:

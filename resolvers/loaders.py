@@ -21,6 +21,7 @@ from db import (
     accounts,
     affinity,
     analytics,
+    audit,
     campaigns,
     merchants,
     page_batch,
@@ -154,6 +155,10 @@ class Loaders:
         self,
     ) -> DataLoader[tuple[int, tuple[rewards.RewardStatus, ...] | None], int]:
         return self._made(rewards.totals)
+
+    @cached_property
+    def audit_entry_by_id(self) -> DataLoader[int, audit.AuditRow | None]:
+        return self._made(audit.by_ids)
 
     @cached_property
     def reward_by_id(self) -> DataLoader[int, rewards.RewardRow | None]:

@@ -16,7 +16,7 @@ from resolvers.context import Info
 from resolvers.errors import BadUserInput
 from resolvers.ids import InvalidGlobalId, argument_pk, decode, to_global_id
 from resolvers.settings import KNOWN
-from schema.common import After, Connection, First
+from schema.common import After, Connection, First, Node
 from schema.users import Role, User, UserStatus
 
 
@@ -41,7 +41,7 @@ class AdminHealth:
 
 
 @strawberry.type(description="One recorded change: who did what to which object, and when.")
-class AuditLogEntry:
+class AuditLogEntry(Node):
     action: str = strawberry.field(description="What happened, e.g. `campaign.launch`.")
     target_type: str = strawberry.field(description="Type of the changed object, e.g. Campaign.")
     target_id: strawberry.ID | None = strawberry.field(
@@ -63,6 +63,7 @@ class AuditLogEntry:
     @classmethod
     def from_row(cls, row: AuditRow) -> AuditLogEntry:
         return cls(
+            id=strawberry.ID(to_global_id("AuditLogEntry", row.id)),
             action=row.action,
             target_type=row.target_type,
             target_id=(

@@ -15,6 +15,7 @@ from resolvers.ids import InvalidGlobalId, decode
 from resolvers.loaders import Loader, Loaders
 from resolvers.visibility import Missing
 from schema.abtests import AbTest
+from schema.admin import AuditLogEntry
 from schema.campaigns import Campaign
 from schema.common import Node
 from schema.members import Account, Reward, Transaction
@@ -39,6 +40,7 @@ NODE_KINDS: dict[str, NodeKind] = {
     "Account": NodeKind(lambda ls: ls.account_by_id, Account),
     "Reward": NodeKind(lambda ls: ls.reward_by_id, Reward),
     "Transaction": NodeKind(lambda ls: ls.transaction_by_id, Transaction),
+    "AuditLogEntry": NodeKind(lambda ls: ls.audit_entry_by_id, AuditLogEntry),
 }
 
 

@@ -260,6 +260,13 @@ async def world(cast: Cast, conn: asyncpg.Connection) -> World:
         # Yesterday: inside the default period of dailyAnalytics (the last days up to today).
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         await mf.analytics_day(conn, pk, yesterday, impressions=10, spend_cents=100)
+    entry = await conn.fetchval(
+        "INSERT INTO audit_logs (actor_id, action, target_type, target_id)"
+        " VALUES ($1, 'campaign.launch', 'Campaign', $2) RETURNING id",
+        callers["admin"],
+        campaigns["ACTIVE"],
+    )
+    w.add("AuditLogEntry", entry, Facts())
     test = await mf.ab_test(conn, campaigns["PAUSED"], name="Secret Test")
     w.add("AbTest", test, Facts())
     # B converts far better than the control A: a significant winner.
