@@ -145,3 +145,12 @@ BY_IDS = f"SELECT {COLUMNS} FROM rewards WHERE id = ANY($1::bigint[])"
 async def by_ids(conn: asyncpg.Connection, ids: list[int]) -> list[RewardRow | None]:
     found = {r["id"]: _row(r) for r in await conn.fetch(BY_IDS, ids)}
     return [found.get(i) for i in ids]
+
+
+BY_TRANSACTION_IDS = f"SELECT {COLUMNS} FROM rewards WHERE transaction_id = ANY($1::bigint[])"
+
+
+async def by_transaction_ids(conn: asyncpg.Connection, ids: list[int]) -> list[RewardRow | None]:
+    """Each transaction's reward (a transaction earns at most one), in their order."""
+    found = {r["transaction_id"]: _row(r) for r in await conn.fetch(BY_TRANSACTION_IDS, ids)}
+    return [found.get(i) for i in ids]

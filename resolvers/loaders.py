@@ -161,6 +161,10 @@ class Loaders:
         return self._made(audit.by_ids)
 
     @cached_property
+    def reward_by_transaction_id(self) -> DataLoader[int, rewards.RewardRow | None]:
+        return self._made(rewards.by_transaction_ids)
+
+    @cached_property
     def reward_by_id(self) -> DataLoader[int, rewards.RewardRow | None]:
         return self._made(rewards.by_ids)
 

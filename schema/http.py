@@ -198,9 +198,7 @@ class GraphQLApp(GraphQL[Context, None]):
             # What a viewer sees is theirs (rules, roles): no shared cache may keep it, and no
             # browser cache either (a token that has ended must not still show data).
             headers["cache-control"] = "private, no-store"
-        headers["vary"] = ", ".join(
-            v for v in (headers.get("vary"), "Authorization, Accept") if v
-        )
+        headers["vary"] = ", ".join(v for v in (headers.get("vary"), "Authorization, Accept") if v)
         return response
 
     async def _answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:

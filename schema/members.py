@@ -100,6 +100,7 @@ class Transaction(Node):
     category: str = strawberry.field(description="Merchant category at the time of purchase.")
     occurred_at: datetime = strawberry.field(description="When the purchase happened.")
     description: str = strawberry.field(description="Statement text.")
+    pk: strawberry.Private[int]
     account_pk: strawberry.Private[int]
     merchant_pk: strawberry.Private[int | None]
     owner_pk: strawberry.Private[int]
@@ -108,6 +109,7 @@ class Transaction(Node):
     def from_row(cls, row: TransactionRow) -> Transaction:
         return cls(
             id=strawberry.ID(to_global_id("Transaction", row.id)),
+            pk=row.id,
             owner_pk=row.user_id,
             amount=Money.of(row.amount_cents, row.currency),
             category=row.category,
@@ -128,6 +130,11 @@ class Transaction(Node):
     async def merchant(self, info: Info) -> Merchant | None:
         return await _merchant(info, self.merchant_pk)
 
+    @strawberry.field(description="The reward the purchase earned; null when it earned none.")
+    async def reward(self, info: Info) -> Reward | None:
+        row = await info.context.loaders.reward_by_transaction_id.load(self.pk)
+        return None if row is None else Reward.from_row(row)
+
 
 # What PostgreSQL writes for the plain fields of Transaction and Reward (schema/render.py):
 # from_row's values, serialized.
@@ -143,6 +150,7 @@ render.renderable(
     occurred_at=sql.timestamp("occurred_at"),
     description=sql.value("description"),
     merchant=render.Join("merchants", "{inner}.id = {outer}.merchant_id"),
+    reward=render.Join("rewards", "{inner}.transaction_id = {outer}.id"),
 )
 
 

@@ -132,3 +132,42 @@ async def test_transaction_page_costs_the_same_for_5_and_50_rows(
     assert small == large, statements.statements
     # viewer, user, setting (page cap), page, merchants, accounts.
     assert large == 6, statements.statements
+
+
+TRANSACTIONS_WITH_REWARDS = """
+query ($id: ID!, $first: Int!) {
+  user(id: $id) {
+    transactions(first: $first) {
+      nodes { id account { id } reward { id amount { amount } campaign { id } } }
+    }
+  }
+}
+"""
+
+
+async def test_each_transaction_s_reward_costs_one_statement_for_the_page(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    u = await f.user(conn)
+    account = await mf.account(conn, u)
+    shop = await f.merchant(conn, "Shop")
+    campaign = await f.campaign(conn, shop, status="ACTIVE")
+    for i in range(50):
+        t = await mf.transaction(
+            conn, account, u, shop, amount_cents=100, occurred_at=T0 - timedelta(hours=i)
+        )
+        if i % 2 == 0:  # every other purchase earned a reward
+            await mf.reward(conn, u, campaign, t, amount_cents=5, status="EARNED", earned_at=T0)
+    variables = {"id": f.gid("User", u)}
+
+    small = await _count(api, statements, TRANSACTIONS_WITH_REWARDS, {**variables, "first": 5})
+    statements.reset()
+    data = await api.data(TRANSACTIONS_WITH_REWARDS, {**variables, "first": 50})
+    large = statements.count
+
+    nodes = data["user"]["transactions"]["nodes"]
+    assert [n["reward"] is not None for n in nodes] == [i % 2 == 0 for i in range(50)]
+    assert all(n["reward"]["campaign"]["id"] == f.gid("Campaign", campaign) for n in nodes[::2])
+    assert small == large, statements.statements
+    # viewer, user, setting (page cap), page, accounts, rewards by transaction, campaigns.
+    assert large == 7, statements.statements

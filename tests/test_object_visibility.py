@@ -655,6 +655,7 @@ def test_a_connection_holding_a_node_its_viewer_may_not_see_is_refused_whole(
 def _transaction(owner: int) -> Transaction:
     return Transaction(
         id=f.gid("Transaction", owner), amount=Money.of(1, "USD"), category="c",
-        occurred_at=datetime.now(UTC), description="d", account_pk=1, merchant_pk=None,
+        occurred_at=datetime.now(UTC), description="d", pk=owner, account_pk=1,
+            merchant_pk=None,
         owner_pk=owner,
     )  # fmt: skip
