@@ -304,10 +304,12 @@ async def pages_by_user(
     where_of: Callable[[F], tuple[list[str], list[Any]]],
     to_row: Callable[[asyncpg.Record], T],
     rendered: RenderedRows | None = None,
+    parent_column: str = "user_id",
 ) -> list[Any]:
     """For each (user id, page request, filter[, rendering]) key, that page of the user's
-    rows in `table`: rows by `to_row`; with a JSON expression (db/render.py), rows by
-    `rendered.to_row` of their keys and that JSON; with RenderedLists, a RenderedPage.
+    rows in `table` (of another parent's with `parent_column`): rows by `to_row`; with a JSON
+    expression (db/render.py), rows by `rendered.to_row` of their keys and that JSON; with
+    RenderedLists, a RenderedPage.
 
     Keys sharing everything but the user (every user under one list field) share one
     statement.
@@ -317,7 +319,7 @@ async def pages_by_user(
         where, args = where_of(flt)
         how = rendering[0] if rendering else None
         pages = ParentPages(
-            table, "user_id", [keys[i][0] for i in positions], where, args, keyset, request
+            table, parent_column, [keys[i][0] for i in positions], where, args, keyset, request
         )
         result: Sequence[Page[Any] | RenderedPage]
         if how is None:
@@ -343,8 +345,10 @@ async def counts_by_user(
     *,
     table: str,
     where_of: Callable[[F], tuple[list[str], list[Any]]],
+    parent_column: str = "user_id",
 ) -> list[int]:
-    """For each (user id, filter) key, how many of the user's rows in `table` match.
+    """For each (user id, filter) key, how many of the user's rows in `table` match (of
+    another parent's with `parent_column`).
 
     Keys sharing a filter share one statement.
     """
@@ -354,7 +358,7 @@ async def counts_by_user(
         result = await counts(
             conn,
             table=table,
-            parent_column="user_id",
+            parent_column=parent_column,
             parent_ids=[keys[i][0] for i in positions],
             where=where,
             args=args,

@@ -130,6 +130,33 @@ async def totals(conn: asyncpg.Connection, keys: list[tuple[int, TransactionFilt
     return await counts_by_user(conn, keys, table="transactions", where_of=TransactionFilter.sql)
 
 
+async def pages_by_account(
+    conn: asyncpg.Connection, keys: list[PageKey]
+) -> list[Page[TransactionRow] | Page[RenderedTransaction] | RenderedPage]:
+    """`pages`, of an account's transactions: keys are (account, page request, filter,
+    rendering)."""
+    return await pages_by_user(
+        conn,
+        keys,
+        table="transactions",
+        columns=COLUMNS,
+        keyset=KEYSET,
+        where_of=lambda flt: flt.sql(),
+        to_row=_row,
+        rendered=RENDERED,
+        parent_column="account_id",
+    )
+
+
+async def totals_by_account(
+    conn: asyncpg.Connection, keys: list[tuple[int, TransactionFilter]]
+) -> list[int]:
+    """For each (account, filter): how many transactions match."""
+    return await counts_by_user(
+        conn, keys, table="transactions", where_of=TransactionFilter.sql, parent_column="account_id"
+    )
+
+
 class SpendingGroup(enum.Enum):
     CATEGORY = "CATEGORY"
     MERCHANT = "MERCHANT"

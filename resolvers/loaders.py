@@ -147,6 +147,16 @@ class Loaders:
         return self._made(transactions.totals)
 
     @cached_property
+    def transactions_page_by_account(self) -> DataLoader[transactions.PageKey, Any]:
+        return self._made(transactions.pages_by_account)
+
+    @cached_property
+    def transactions_count_by_account(
+        self,
+    ) -> DataLoader[tuple[int, transactions.TransactionFilter], int]:
+        return self._made(transactions.totals_by_account)
+
+    @cached_property
     def rewards_page_by_user(self) -> DataLoader[rewards.PageKey, Any]:
         return self._made(rewards.pages)
 

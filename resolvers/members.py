@@ -67,6 +67,44 @@ async def list_transactions(
     return page
 
 
+def account_transaction_cursor(account_pk: int) -> CursorKind:
+    return CursorKind(f"account-transactions:{account_pk}", (DATETIME, INT))
+
+
+async def list_account_transactions(
+    ctx: Context,
+    account_pk: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    flt: TransactionFilter,
+    render: str | RenderedLists | None = None,
+) -> Any:
+    """A page of one account's transactions (as `list_transactions`)."""
+    if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
+        raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
+    request = await capped_request(
+        ctx,
+        account_transaction_cursor(account_pk),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )
+    page = await ctx.loaders.transactions_page_by_account.load((account_pk, request, flt, render))
+    if render is None:
+        for row in page.rows:
+            ctx.loaders.transaction_by_id.prime(row.id, row)
+    return page
+
+
+async def count_account_transactions(ctx: Context, account_pk: int, flt: TransactionFilter) -> int:
+    total: int = await ctx.loaders.transactions_count_by_account.load((account_pk, flt))
+    return total
+
+
 async def count_transactions(ctx: Context, user_pk: int, flt: TransactionFilter) -> int:
     total: int = await ctx.loaders.transactions_count_by_user.load((user_pk, flt))
     return total

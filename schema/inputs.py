@@ -78,6 +78,8 @@ STRING_CAPS: dict[str, int | None] = {
     "Query.abTests(before:)": CURSOR_MAX,
     "Admin.users(after:)": CURSOR_MAX,
     "Admin.auditLogs(after:)": CURSOR_MAX,
+    "Account.transactions(after:)": CURSOR_MAX,
+    "Account.transactions(before:)": CURSOR_MAX,
     "User.transactions(after:)": CURSOR_MAX,
     "User.transactions(before:)": CURSOR_MAX,
     "User.rewards(after:)": CURSOR_MAX,

@@ -17,11 +17,12 @@ from db.transactions import SpendingBucket as SpendingBucketRow
 from db.transactions import SpendingGroup as SpendingGroupEnum
 from db.transactions import TransactionFilter as DbTransactionFilter
 from db.transactions import TransactionRow
+from resolvers import members as member_logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.visibility import Owned
 from schema import render
-from schema.common import Money, Node, described_enum
+from schema.common import After, Before, Connection, First, Last, Money, Node, described_enum
 from schema.merchants import Merchant
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Account(Node):
     balance: Money = strawberry.field(description="Balance when last synchronised.")
     created_at: datetime = strawberry.field(description="When the account was linked.")
     owner_pk: strawberry.Private[int]
+    pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:
@@ -91,6 +93,44 @@ class Account(Node):
             currency=row.currency,
             balance=Money.of(row.balance_cents, row.currency),
             created_at=row.created_at,
+            pk=row.id,
+        )
+
+    @strawberry.field(
+        description="The account's purchases, newest first (keyset-paginated on occurredAt, "
+        "id). Page size: `first`/`last` default 20, at most the `max_page_size` setting "
+        "(default 100)."
+    )
+    async def transactions(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            TransactionFilter | None, strawberry.argument(description="Which transactions.")
+        ] = None,
+    ) -> Connection[Transaction]:
+        ctx = info.context
+        flt = filter.to_db() if filter else DbTransactionFilter()
+        cursor = member_logic.account_transaction_cursor(self.pk)
+        return await Connection.read(
+            info,
+            Transaction,
+            lambda render: member_logic.list_account_transactions(
+                ctx,
+                self.pk,
+                first=first,
+                after=after,
+                last=last,
+                before=before,
+                flt=flt,
+                render=render,
+            ),  # fmt: skip
+            Transaction.from_row,
+            lambda row: cursor.encode((row.occurred_at, row.id)),
+            lambda: member_logic.count_account_transactions(ctx, self.pk, flt),
         )
 
 

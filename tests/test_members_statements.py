@@ -171,3 +171,55 @@ async def test_each_transaction_s_reward_costs_one_statement_for_the_page(
     assert small == large, statements.statements
     # viewer, user, setting (page cap), page, accounts, rewards by transaction, campaigns.
     assert large == 7, statements.statements
+
+
+ACCOUNT_TRANSACTIONS = """
+query ($id: ID!) {
+  user(id: $id) {
+    accounts {
+      id
+      transactions(first: 3) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        nodes { id account { id } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_each_account_s_transactions_cost_the_same_for_2_and_20_accounts(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    u = await f.user(conn)
+    shop = await f.merchant(conn, "Shop")
+
+    async def accounts(n: int, offset: int) -> None:
+        for i in range(offset, offset + n):
+            account = await mf.account(conn, u, last_four=f"{i:04d}")
+            for h in range(i % 5):  # 0 to 4 purchases each
+                await mf.transaction(
+                    conn, account, u, shop, amount_cents=100, occurred_at=T0 - timedelta(hours=h)
+                )
+
+    variables = {"id": f.gid("User", u)}
+    await accounts(2, 0)
+    small = await _count(api, statements, ACCOUNT_TRANSACTIONS, variables)
+    await accounts(18, 2)
+    statements.reset()
+    data = await api.data(ACCOUNT_TRANSACTIONS, variables)
+    large = statements.count
+
+    found = data["user"]["accounts"]
+    assert len(found) == 20
+    for i, account in enumerate(found):
+        page = account["transactions"]
+        assert page["totalCount"] == i % 5
+        assert len(page["nodes"]) == min(i % 5, 3)
+        assert page["pageInfo"]["hasNextPage"] == (i % 5 > 3)
+        assert all(n["account"]["id"] == account["id"] for n in page["nodes"])
+    assert small == large, statements.statements
+    # viewer, user, accounts by user, setting (page cap), transaction pages, their counts,
+    # accounts by id (each node's `account`, read by id).
+    assert large == 7, "\n".join(s.split("\n")[0][:80] for s in statements.statements)
