@@ -14,7 +14,14 @@ from typing import Any
 
 import asyncpg
 
-from db.page_batch import RenderedLists, RenderedPage, RenderedRows, RootPages
+from db.page_batch import (
+    RenderedLists,
+    RenderedPage,
+    RenderedRows,
+    RootPages,
+    counts_by_user,
+    pages_by_user,
+)
 from db.pagination import Keyset, Page, PageRequest, contains_pattern, count
 
 
@@ -107,18 +114,20 @@ class CampaignFilter:
     merchant_id: int | None = None
     search: str | None = None
 
-    def sql(self) -> tuple[list[str], list[Any]]:
+    def sql(self, first: int = 1) -> tuple[list[str], list[Any]]:
+        """Predicates with their parameters numbered from `$first`."""
         where: list[str] = []
         args: list[Any] = []
+        at = first - 1
         if self.statuses is not None:  # an empty tuple matches nothing
             args.append([s.value for s in self.statuses])
-            where.append(f"status = ANY(${len(args)}::text[])")
+            where.append(f"status = ANY(${len(args) + at}::text[])")
         if self.merchant_id is not None:
             args.append(self.merchant_id)
-            where.append(f"merchant_id = ${len(args)}")
+            where.append(f"merchant_id = ${len(args) + at}")
         if self.search:
             args.append(contains_pattern(self.search))
-            where.append(f"name ILIKE ${len(args)}")
+            where.append(f"name ILIKE ${len(args) + at}")
         return where, args
 
 
@@ -156,6 +165,39 @@ async def page(
 async def total(conn: asyncpg.Connection, flt: CampaignFilter) -> int:
     where, args = flt.sql()
     return await count(conn, table="campaigns", where=where, args=args)
+
+
+# (merchant, page request, filter, what PostgreSQL writes)
+MerchantPageKey = tuple[int, PageRequest, CampaignFilter, str | RenderedLists | None]
+
+
+async def pages_by_merchant(conn: asyncpg.Connection, keys: list[MerchantPageKey]) -> list[Any]:
+    """For each key, that page of the merchant's campaigns, newest first (as `page`); keys
+    differing only in the merchant share one statement."""
+    return await pages_by_user(
+        conn,
+        keys,
+        table="campaigns",
+        columns=COLUMNS,
+        keyset=KEYSET,
+        where_of=lambda flt: flt.sql(first=2),
+        to_row=_row,
+        rendered=RENDERED,
+        parent_column="merchant_id",
+    )
+
+
+async def totals_by_merchant(
+    conn: asyncpg.Connection, keys: list[tuple[int, CampaignFilter]]
+) -> list[int]:
+    """For each (merchant, filter): how many of its campaigns match."""
+    return await counts_by_user(
+        conn,
+        keys,
+        table="campaigns",
+        where_of=lambda flt: flt.sql(first=2),
+        parent_column="merchant_id",
+    )
 
 
 INSERT = f"""

@@ -47,6 +47,38 @@ async def list_campaigns(
     )
 
 
+def merchant_cursor(merchant_pk: int) -> CursorKind:
+    return CursorKind(f"merchant-campaigns:{merchant_pk}", (INT,))
+
+
+async def list_merchant_campaigns(
+    ctx: Context,
+    merchant_pk: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    flt: CampaignFilter,
+    how: str | RenderedLists | None = None,
+) -> Any:
+    """A page of one merchant's campaigns (`flt` already narrowed to the viewer's), read with
+    every other merchant's of the same request in one statement."""
+    request = await capped_request(
+        ctx, merchant_cursor(merchant_pk), first=first, after=after, last=last, before=before
+    )
+    page = await ctx.loaders.campaigns_page_by_merchant.load((merchant_pk, request, flt, how))
+    if how is None:
+        for row in page.rows:
+            ctx.loaders.campaign_by_id.prime(row.id, row)
+    return page
+
+
+async def count_merchant_campaigns(ctx: Context, merchant_pk: int, flt: CampaignFilter) -> int:
+    total: int = await ctx.loaders.campaigns_count_by_merchant.load((merchant_pk, flt))
+    return total
+
+
 async def count_campaigns(ctx: Context, flt: CampaignFilter) -> int:
     async with ctx.connection() as conn:
         return await db.total(conn, flt)

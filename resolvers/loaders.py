@@ -109,6 +109,16 @@ class Loaders:
         return self._made(campaigns.by_ids)
 
     @cached_property
+    def campaigns_page_by_merchant(self) -> DataLoader[campaigns.MerchantPageKey, Any]:
+        return self._made(campaigns.pages_by_merchant)
+
+    @cached_property
+    def campaigns_count_by_merchant(
+        self,
+    ) -> DataLoader[tuple[int, campaigns.CampaignFilter], int]:
+        return self._made(campaigns.totals_by_merchant)
+
+    @cached_property
     def merchant_by_id(self) -> DataLoader[int, merchants.MerchantRow | None]:
         return self._made(merchants.by_ids)
 

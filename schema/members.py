@@ -71,6 +71,31 @@ async def _merchant(info: Info, merchant_pk: int | None) -> Merchant | None:
     return Merchant.from_row(row) if row else None
 
 
+@strawberry.input(description="Which transactions to list; conditions combine with AND.")
+class TransactionFilter:
+    from_: date | None = strawberry.field(
+        default=None, name="from", description="On or after this day (UTC)."
+    )
+    to: date | None = strawberry.field(default=None, description="On or before this day (UTC).")
+    category: str | None = strawberry.field(default=None, description="Exactly this category.")
+    merchant_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only purchases at this merchant."
+    )
+
+    def to_db(self) -> DbTransactionFilter:
+        merchant_pk = (
+            argument_pk(self.merchant_id, "Merchant", "filter.merchantId")
+            if self.merchant_id is not None
+            else None
+        )
+        return DbTransactionFilter(
+            occurred_from=self.from_,
+            occurred_to=self.to,
+            category=self.category,
+            merchant_id=merchant_pk,
+        )
+
+
 @strawberry.type(description="A bank or card account a member linked.")
 class Account(Node):
     kind: AccountKind = strawberry.field(description="CHECKING, SAVINGS or CREDIT_CARD.")
@@ -320,31 +345,6 @@ class MerchantAffinity:
     @strawberry.field(description="The merchant.")
     async def merchant(self, info: Info) -> Merchant | None:
         return await _merchant(info, self.merchant_pk)
-
-
-@strawberry.input(description="Which transactions to list; conditions combine with AND.")
-class TransactionFilter:
-    from_: date | None = strawberry.field(
-        default=None, name="from", description="On or after this day (UTC)."
-    )
-    to: date | None = strawberry.field(default=None, description="On or before this day (UTC).")
-    category: str | None = strawberry.field(default=None, description="Exactly this category.")
-    merchant_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only purchases at this merchant."
-    )
-
-    def to_db(self) -> DbTransactionFilter:
-        merchant_pk = (
-            argument_pk(self.merchant_id, "Merchant", "filter.merchantId")
-            if self.merchant_id is not None
-            else None
-        )
-        return DbTransactionFilter(
-            occurred_from=self.from_,
-            occurred_to=self.to,
-            category=self.category,
-            merchant_id=merchant_pk,
-        )
 
 
 @strawberry.input(description="Which rewards to list.")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from db import render as sql
+from db.campaigns import CampaignFilter as DbCampaignFilter
 from db.merchants import MerchantRow
+from resolvers import auth
+from resolvers import campaigns as campaign_logic
 from resolvers import merchants as logic
 from resolvers.context import Info
 from resolvers.ids import to_global_id
@@ -17,6 +20,9 @@ from resolvers.visibility import Keyed
 from schema import render
 from schema.common import After, Before, Connection, First, Input, Last, Node, UserError
 
+if TYPE_CHECKING:
+    from schema.campaigns import Campaign
+
 
 @strawberry.type(description="A business that funds cashback campaigns.")
 class Merchant(Node):
@@ -24,6 +30,7 @@ class Merchant(Node):
     category: str = strawberry.field(description="Business category, e.g. Groceries.")
     created_at: datetime = strawberry.field(description="When the merchant was added.")
     updated_at: datetime = strawberry.field(description="When the merchant last changed.")
+    pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: MerchantRow) -> Merchant:
@@ -33,6 +40,36 @@ class Merchant(Node):
             category=row.category,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            pk=row.id,
+        )
+
+    @strawberry.field(
+        description="The merchant's campaigns that you may see (a member: ACTIVE ones), newest "
+        "first. Page size: `first`/`last` default 20, at most the `max_page_size` setting "
+        "(default 100)."
+    )
+    async def campaigns(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[Campaign, strawberry.lazy("schema.campaigns")]]:
+        from schema.campaigns import Campaign  # it imports Merchant
+
+        ctx = info.context
+        flt = await auth.scope_campaigns(ctx, DbCampaignFilter())
+        cursor = campaign_logic.merchant_cursor(self.pk)
+        return await Connection.read(
+            info,
+            Campaign,
+            lambda how: campaign_logic.list_merchant_campaigns(
+                ctx, self.pk, first=first, after=after, last=last, before=before, flt=flt, how=how
+            ),
+            Campaign.from_row,
+            lambda row: cursor.encode((row.id,)),
+            lambda: campaign_logic.count_merchant_campaigns(ctx, self.pk, flt),
         )
 
 

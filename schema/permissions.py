@@ -352,7 +352,8 @@ def _guarded(type_: Any) -> bool:
     if definition.is_interface:
         return any(issubclass(cls, type_) for cls in OBJECT_RULES)
     if _generic_origin(definition) is Connection:
-        return any(_guarded(t) for t in definition.type_var_map.values())
+        # Its node type may be lazy (`Connection[Annotated[Campaign, strawberry.lazy(...)]]`).
+        return any(_guarded(_named_type(t)) for t in definition.type_var_map.values())
     return type_ in OBJECT_RULES
 
 

@@ -223,3 +223,47 @@ async def test_each_account_s_transactions_cost_the_same_for_2_and_20_accounts(
     # viewer, user, accounts by user, setting (page cap), transaction pages, their counts,
     # accounts by id (each node's `account`, read by id).
     assert large == 7, "\n".join(s.split("\n")[0][:80] for s in statements.statements)
+
+
+MERCHANT_CAMPAIGNS = """
+query ($first: Int!) {
+  merchants(first: $first) {
+    nodes {
+      id
+      campaigns(first: 2) { totalCount pageInfo { hasNextPage } nodes { id name status } }
+    }
+  }
+}
+"""
+
+
+async def test_each_merchant_s_campaigns_cost_the_same_for_2_and_20_merchants(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    member = await f.user(conn, "mia@example.com", role="MEMBER")
+
+    async def merchants(n: int, offset: int) -> None:
+        for i in range(offset, offset + n):
+            m = await f.merchant(conn, f"M{i:02d}")
+            for status in ("DRAFT", "ACTIVE", "PAUSED", "ACTIVE"):
+                await f.campaign(conn, m, name=f"M{i:02d} {status}", status=status)
+
+    await merchants(2, 0)
+    small = await _count(api, statements, MERCHANT_CAMPAIGNS, {"first": 20})
+    await merchants(18, 2)
+    statements.reset()
+    data = await api.data(MERCHANT_CAMPAIGNS, {"first": 20})
+    large = statements.count
+    assert small == large, statements.statements
+    found = data["merchants"]["nodes"]
+    assert len(found) == 20
+    for merchant in found:  # an admin: all 4, the 2 newest first
+        page = merchant["campaigns"]
+        assert page["totalCount"] == 4 and page["pageInfo"]["hasNextPage"]
+        assert [n["status"] for n in page["nodes"]] == ["ACTIVE", "PAUSED"]
+
+    as_member = await api.as_user(member).data(MERCHANT_CAMPAIGNS, {"first": 20})
+    for merchant in as_member["merchants"]["nodes"]:  # a member: the ACTIVE ones only
+        page = merchant["campaigns"]
+        assert page["totalCount"] == 2 and not page["pageInfo"]["hasNextPage"]
+        assert [n["status"] for n in page["nodes"]] == ["ACTIVE", "ACTIVE"]

@@ -404,9 +404,13 @@ def _count_of(target: Any, objects: list[tuple[str, Facts]]) -> int:
     return sum(1 for type_name, _ in objects if type_name in names)
 
 
-async def test_each_path_returns_only_objects_the_caller_may_see(cast: Cast, world: World) -> None:
+async def test_each_path_returns_only_objects_the_caller_may_see(
+    cast: Cast, world: World, tight: Any
+) -> None:
     """Every generated path as every caller; then every guarded field must have returned an
-    object to someone on some path, so that none of its checks was vacuous."""
+    object to someone on some path, so that none of its checks was vacuous. (Some paths pass
+    several lists, whose worst case is over the cost limit: not what this test is about.)"""
+    tight(max_cost=1_000_000)
     wrong: list[str] = []
     reached: dict[str, int] = {coordinate: 0 for _, coordinate, _ in PATHS}
     for _root, coordinate, path in PATHS:
