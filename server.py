@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ from db.events import Listener
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from resolvers.live import Hub
-from schema import graphiql, limits, schema
+from schema import graphiql, limits, persisted, schema
 from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
@@ -217,6 +218,7 @@ def tune_gc() -> None:
 def app_from_env() -> Starlette:
     """The uvicorn factory (`server:app_from_env`): each worker builds its own app and pool."""
     runtime.refuse_unless_ready_for_production()
+    persisted.refuse_an_unknown_mode()
     tune_gc()
     return create_app(apply_migrations=False)
 
@@ -418,6 +420,39 @@ def _create_user_command(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_create_user(args.email, args.name, args.role, password)))
 
 
+async def _import_documents(path: str, pairs: list[tuple[str, str]], client: str | None) -> int:
+    from db.persisted import import_trusted
+    from schema.persisted import sha256_of
+
+    url = await _prepare_database(seed_demo=False)
+    conn = await asyncpg.connect(url)
+    try:
+        new, conflicts = await import_trusted(
+            conn, [(i, text, sha256_of(text)) for i, text in pairs], client
+        )
+    finally:
+        await conn.close()
+    if conflicts:
+        print(
+            f"error: {len(conflicts)} ids already name another document (nothing imported): "
+            + ", ".join(conflicts[:10]),
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{len(pairs)} documents in {path}: {new} new, {len(pairs) - new} known already")
+    return 0
+
+
+def _documents_command(args: argparse.Namespace) -> None:
+    from schema.persisted import parse_manifest
+
+    try:
+        pairs = parse_manifest(json.loads(Path(args.file).read_text()))
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        sys.exit(f"error: {args.file}: {exc}")
+    sys.exit(asyncio.run(_import_documents(args.file, pairs, args.client)))
+
+
 def _export_schema(args: argparse.Namespace) -> None:
     sys.stdout.write(schema.as_str() + "\n")
 
@@ -513,6 +548,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from standard input (it never appears in the process list)",
     )
     create_user.set_defaults(func=_create_user_command)
+
+    documents = commands.add_parser(
+        "documents",
+        help="trusted documents: import a client's manifest",
+        description="Trusted documents (README: Persisted queries and trusted documents).",
+    )
+    actions = documents.add_subparsers(dest="action", required=True)
+    importing = actions.add_parser(
+        "import",
+        help="import a manifest into DATABASE_URL (or the embedded database)",
+        description="Import the operations of a client build: Relay's `persist` output, "
+        "Apollo's persisted-query manifest or GraphQL Codegen's persisted-documents.json. "
+        "An id that already names another document refuses the whole import.",
+    )
+    importing.add_argument("file", help="the manifest (JSON)")
+    importing.add_argument("--client", help="which client it came from (kept with each document)")
+    importing.set_defaults(func=_documents_command)
     return parser
 
 

@@ -345,8 +345,10 @@ class GraphQLApp(GraphQL[Context, None]):
             or not isinstance(operation_name, str | None)
             or not isinstance(extensions, dict | None)
             or (extensions is not None and "persistedQuery" in extensions)
+            or persisted.DOCUMENT_ID in data
+            or persisted.ONLY
         ):
-            return None  # persisted queries go through `run` (execute_single)
+            return None  # persisted documents go through `run` (execute_single)
         return GraphQLRequestData(query, variables, operation_name, extensions)
 
     async def _run_plain(self, request: Request, operation: GraphQLRequestData) -> Response:
@@ -383,27 +385,24 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        wanted = persisted.asked(request_data.query, request_data.extensions)
-        if isinstance(wanted, GraphQLError):
-            return ExecutionResult(data=None, errors=[wanted])
-        if wanted is not None and request_data.query is None:
-            try:
-                text = await persisted.document(context.pool, wanted.sha256)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                return ExecutionResult(data=None, errors=[_unavailable()])
-            if isinstance(text, GraphQLError):
-                return ExecutionResult(data=None, errors=[text])
-            request_data = dataclasses.replace(request_data, query=text)
+        try:
+            found = await persisted.resolve(
+                context.pool, request_data.query, request_data.extensions
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return ExecutionResult(data=None, errors=[_unavailable()])
+        if isinstance(found, GraphQLError):
+            return ExecutionResult(data=None, errors=[found])
+        request_data = dataclasses.replace(request_data, query=found.query)
         result = await self._execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
-        if wanted is not None and wanted.store and result.data is not None:
-            assert request_data.query is not None
+        if found.store is not None and found.query is not None and result.data is not None:
             try:
-                await persisted.store(context.pool, wanted.sha256, request_data.query)
+                await persisted.store(context.pool, found.store, found.query)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # The answer stands; the client sends the query again next time.
-                log.warning("persisted documents: %s not stored: %s", wanted.sha256, exc)
+                log.warning("persisted documents: %s not stored: %s", found.store, exc)
         return result
 
     async def _execute_single(self, *args: Any) -> ExecutionResult:
@@ -491,8 +490,11 @@ class GraphQLApp(GraphQL[Context, None]):
         if not request_data:
             raise RequestRefused(400, "The batch is empty")
         for item in request_data:
+            # A batch's operations carry their text: its limits (sign-ins, cost) are counted
+            # across the batch before anything runs (trusted texts run under
+            # PERSISTED_DOCUMENTS=only).
             if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-                raise RequestRefused(400, "Each batched operation must be an object with a query")
+                raise RequestRefused(400, "Each batched operation must be an object with its query")
             if not isinstance(item.get("variables"), dict | None):
                 raise RequestRefused(400, "A batched operation's `variables` must be an object")
             _check_operation_name(item)
@@ -529,6 +531,16 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         if isinstance(parsed, dict):
             _check_operation_name(parsed)
+            _document_id_in_extensions(parsed)
+        else:
+            for item in parsed:
+                if isinstance(item, dict):
+                    _document_id_in_extensions(item)
+        return parsed
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        parsed = super().parse_query_params(params)
+        _document_id_in_extensions(parsed)
         return parsed
 
     def decode_json(self, data: str | bytes) -> object:
@@ -565,6 +577,17 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
+
+
+def _document_id_in_extensions(data: dict[str, Any]) -> None:
+    """A request's top-level `documentId` (the GraphQL-over-HTTP proposal), moved where the
+    rest of the request's data reaches `execute_single`: its extensions."""
+    if persisted.DOCUMENT_ID in data:
+        extensions = data.get("extensions")
+        if extensions is None:
+            extensions = data["extensions"] = {}
+        if isinstance(extensions, dict):
+            extensions[persisted.DOCUMENT_ID] = data.pop(persisted.DOCUMENT_ID)
 
 
 def _unavailable() -> GraphQLError:

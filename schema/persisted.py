@@ -11,6 +11,15 @@ A request whose `extensions.persistedQuery` is `{"version": 1, "sha256Hash": "<h
 
 Works over GET (`?extensions=...&variables=...`), so a CDN can cache a hashed query. A worker
 remembers the documents it has read (a hash names one text forever, so a copy cannot go stale).
+
+Trusted documents: the operations a client build ships, imported from its manifest with
+`server.py documents import FILE` (`parse_manifest`: Relay's `persist` output, Apollo's
+persisted-query manifest, GraphQL Codegen's persisted-documents.json). A request names one
+by `documentId` (the GraphQL-over-HTTP proposal; a field of the body or of the GET query) or
+by `extensions.persistedQuery` (its hash is the document's SHA-256). With
+PERSISTED_DOCUMENTS=only nothing else runs, on any path (HTTP, batches, sockets): a document
+sent as text is refused with PERSISTED_DOCUMENT_REQUIRED unless it is a trusted one, and
+automatic persisted queries store nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +41,19 @@ log = logging.getLogger("campaign_graphql.persisted")
 
 NOT_FOUND = "PersistedQueryNotFound"  # the message Apollo's and urql's links look for
 MAX_STORED = int(os.environ.get("PERSISTED_QUERIES_MAX", "10000"))
+# "only": trusted documents only (see the module doc); unset: any document.
+MODE = os.environ.get("PERSISTED_DOCUMENTS", "").strip().lower()
+ONLY = MODE == "only"
+
+
+def refuse_an_unknown_mode() -> None:
+    """Exit with one line when PERSISTED_DOCUMENTS is neither unset nor "only": a typo must
+    not quietly let every document run."""
+    if MODE not in ("", "only"):
+        raise SystemExit(
+            f"campaign-graphql: PERSISTED_DOCUMENTS must be unset or 'only', not {MODE!r}"
+        )
+DOCUMENT_ID = "documentId"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REMEMBERED = 1024  # documents a worker keeps in memory
 
@@ -110,3 +132,114 @@ def _remember(sha256: str, text: str) -> None:
     _known[sha256] = text
     if len(_known) > _REMEMBERED:
         _known.popitem(last=False)
+
+
+_trusted_by_id: OrderedDict[str, str] = OrderedDict()
+_trusted_sha256: set[str] = set()  # hashes of trusted texts this worker has seen
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def trusted_document(pool: asyncpg.Pool, document_id: Any) -> str | GraphQLError:
+    """The trusted document with this id, or PERSISTED_DOCUMENT_NOT_FOUND."""
+    if not isinstance(document_id, str) or not 0 < len(document_id) <= 200:
+        return _error("documentId must be a string of 1 to 200 characters", "BAD_REQUEST")
+    text = _trusted_by_id.get(document_id)
+    if text is None:
+        async with pool.acquire() as conn:
+            text = await db.trusted_by_id(conn, document_id)
+        if text is None:
+            return _error(
+                f"No trusted document has the id {document_id!r}", "PERSISTED_DOCUMENT_NOT_FOUND"
+            )
+        _trusted_by_id[document_id] = text
+        if len(_trusted_by_id) > _REMEMBERED:
+            _trusted_by_id.popitem(last=False)
+    _trusted_sha256.add(sha256_of(text))
+    return text
+
+
+async def is_trusted(pool: asyncpg.Pool, text: str) -> bool:
+    sha256 = sha256_of(text)
+    if sha256 in _trusted_sha256:
+        return True
+    async with pool.acquire() as conn:
+        found = await db.trusted_by_sha256(conn, sha256)
+    if found is None:
+        return False
+    _trusted_sha256.add(sha256)
+    return True
+
+
+def _required() -> GraphQLError:
+    return _error(
+        "This server runs trusted documents only: send a documentId (or a persisted query's "
+        "hash) of your client's manifest",
+        "PERSISTED_DOCUMENT_REQUIRED",
+    )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A request's document: its text, and the hash to store it under once it ran (an
+    automatic persisted query sent with its text), if any."""
+
+    query: str | None
+    store: str | None = None
+
+
+async def resolve(pool: asyncpg.Pool, query: Any, extensions: Any) -> Resolved | GraphQLError:
+    """The document a request runs, from its text, its `documentId` or its persisted query's
+    hash, under PERSISTED_DOCUMENTS."""
+    given = extensions if isinstance(extensions, dict) else {}
+    if DOCUMENT_ID in given:
+        if query is not None:
+            return _error("Send a documentId or a query, not both", "BAD_REQUEST")
+        text = await trusted_document(pool, given[DOCUMENT_ID])
+        return text if isinstance(text, GraphQLError) else Resolved(text)
+    wanted = asked(query, given)
+    if isinstance(wanted, GraphQLError):
+        return wanted
+    if wanted is not None and query is None:
+        async with pool.acquire() as conn:
+            trusted = await db.trusted_by_sha256(conn, wanted.sha256)
+        if trusted is not None:
+            _trusted_sha256.add(wanted.sha256)
+            return Resolved(trusted)
+        if ONLY:
+            return _error(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
+        text = await document(pool, wanted.sha256)
+        return text if isinstance(text, GraphQLError) else Resolved(text)
+    if ONLY and isinstance(query, str) and not await is_trusted(pool, query):
+        return _required()
+    store = wanted.sha256 if wanted is not None and wanted.store and not ONLY else None
+    return Resolved(query, store)
+
+
+def parse_manifest(data: Any) -> list[tuple[str, str]]:
+    """(id, document) pairs of a client's manifest: Apollo's persisted-query manifest
+    (`{"format": "apollo-persisted-query-manifest", "operations": [{"id", "body"}, ...]}`), or
+    a JSON object of id -> document (Relay's `persist` output, GraphQL Codegen's
+    persisted-documents.json). Raises ValueError naming what is wrong."""
+    if isinstance(data, dict) and data.get("format") == "apollo-persisted-query-manifest":
+        operations = data.get("operations")
+        if not isinstance(operations, list):
+            raise ValueError("an Apollo manifest needs an `operations` list")
+        pairs = []
+        for n, op in enumerate(operations):
+            if not isinstance(op, dict) or not isinstance(op.get("id"), str):
+                raise ValueError(f"operations[{n}] needs a string `id`")
+            if not isinstance(op.get("body"), str):
+                raise ValueError(f"operations[{n}] needs a string `body`")
+            pairs.append((op["id"], op["body"]))
+        return pairs
+    if isinstance(data, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        return list(data.items())
+    raise ValueError(
+        "not a manifest: expected Apollo's persisted-query manifest or a JSON object of "
+        "id -> document (Relay, GraphQL Codegen)"
+    )

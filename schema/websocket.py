@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -40,7 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from resolvers.context import Context
-from schema import documents, limits
+from schema import documents, limits, persisted
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,45 @@ def _message_problem(message: Any, kinds: dict[str, tuple[str, ...]]) -> str | N
             return f"`{kind}` needs an `id`: a string of 1 to {MAX_ID_LENGTH} characters"
     if "payload" in needs:
         payload = message.get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-            return f"`{kind}` needs a `payload` object with a string `query`"
+        if not isinstance(payload, dict) or not (
+            isinstance(payload.get("query"), str) or _names_a_document(payload)
+        ):
+            return f"`{kind}` needs a `payload` object with a string `query` or a `documentId`"
         if not isinstance(payload.get("variables"), dict | None):
             return "`variables` must be an object"
         if not isinstance(payload.get("extensions"), dict | None):
             return "`extensions` must be an object"
         if not isinstance(payload.get("operationName"), str | None):
             return "`operationName` must be a string"
+    return None
+
+
+def _names_a_document(payload: dict[str, Any]) -> bool:
+    extensions = payload.get("extensions")
+    return persisted.DOCUMENT_ID in payload or (
+        isinstance(extensions, dict)
+        and (persisted.DOCUMENT_ID in extensions or "persistedQuery" in extensions)
+    )
+
+
+async def _resolved(context: Context, payload: dict[str, Any]) -> GraphQLError | None:
+    """The payload's document under PERSISTED_DOCUMENTS (its `documentId`, its persisted
+    query's hash, or its trusted text) put in its `query`; the refusal, if any."""
+    if not (persisted.ONLY or _names_a_document(payload)):
+        return None
+    extensions = dict(payload.get("extensions") or {})
+    if persisted.DOCUMENT_ID in payload:
+        extensions[persisted.DOCUMENT_ID] = payload.pop(persisted.DOCUMENT_ID)
+    try:
+        found = await persisted.resolve(context.pool, payload.get("query"), extensions)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return GraphQLError(
+            "The database is unavailable; retry shortly",
+            extensions={"code": "SERVICE_UNAVAILABLE"},
+        )
+    if isinstance(found, GraphQLError):
+        return found
+    payload["query"] = found.query
     return None
 
 
@@ -200,6 +232,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_initial_errors([refused.error()])
 
     async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refused = await _resolved(self.context, message["payload"])
+            if refused is not None:
+                error: Any = {"id": message["id"], "type": "error", "payload": [refused.formatted]}
+                await self.send_message(error)
+                return
         cap = SOCKET_LIMITS.max_operations_per_socket
         if self.connection_acknowledged and len(self.operations) >= cap:
             refusal: Any = {
@@ -319,6 +357,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         await super().send_message(message)
 
     async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            refused = await _resolved(self.context, message["payload"])
+            if refused is not None:
+                error: Any = {"type": "error", "id": message["id"], "payload": refused.formatted}
+                await self.send_message(error)
+                return
         cap = SOCKET_LIMITS.max_operations_per_socket
         if (
             self.connection_acknowledged
