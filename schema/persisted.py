@@ -53,6 +53,8 @@ def refuse_an_unknown_mode() -> None:
         raise SystemExit(
             f"campaign-graphql: PERSISTED_DOCUMENTS must be unset or 'only', not {MODE!r}"
         )
+
+
 DOCUMENT_ID = "documentId"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REMEMBERED = 1024  # documents a worker keeps in memory
