@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from schema import errors, inputs, limits, list_lengths, permissions, signin_limit
 from schema.abtests import AbTestQuery
@@ -16,7 +18,7 @@ from schema.campaigns import CampaignMutation, CampaignQuery
 from schema.execution import Executor, Schema
 from schema.execution.adapter import graphql_schema
 from schema.execution.hooks import Hooks, operation_hooks
-from schema.inputs import DATETIME_SCALAR
+from schema.inputs import DATE_SCALAR, DATETIME_SCALAR, DECIMAL_SCALAR
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.relay import NodeQuery
 from schema.subscriptions import Subscription
@@ -50,13 +52,20 @@ HOOKS = Hooks(
     each_result=[errors.mask_streamed_errors],
 )
 
+# Our scalars: Strawberry's parsing and output, with their wire formats described.
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    datetime: DATETIME_SCALAR,
+    date: DATE_SCALAR,
+    Decimal: DECIMAL_SCALAR,
+}
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     extensions=[operation_hooks(HOOKS)],
     execution_context_class=Executor,
-    scalar_overrides={datetime: DATETIME_SCALAR},
+    scalar_overrides=SCALAR_OVERRIDES,
 )
 # Every list field has a worst-case length for the query cost, or the server does not start.
 list_lengths.check(graphql_schema(schema))

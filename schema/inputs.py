@@ -43,7 +43,11 @@ from graphql import (
 from strawberry.exceptions import StrawberryInputCoercionError
 
 # Strawberry's own DateTime scalar, reused so that only the range differs.
-from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.schema.types.base_scalars import (
+    DateDefinition,
+    DateTimeDefinition,
+    DecimalDefinition,
+)
 from strawberry.types import ExecutionContext
 
 from resolvers.env import positive_int
@@ -312,7 +316,29 @@ def _timestamp_in_range(value: object) -> object:
     return parsed
 
 
-# Passed to the schema as the `datetime` scalar: the same name, description and output.
+# The wire formats, stated for typed clients (graphql-codegen's `scalars`, Relay's
+# `customScalarTypes`: README, "Typed clients"); parsing and output are Strawberry's.
+RFC_3339 = "https://www.rfc-editor.org/rfc/rfc3339"
 DATETIME_SCALAR = dataclasses.replace(
-    DateTimeDefinition, parse_value=_timestamp_in_range, implementation=None
+    DateTimeDefinition,
+    parse_value=_timestamp_in_range,
+    implementation=None,
+    description="A point in time: an RFC 3339 string with its UTC offset, e.g. "
+    "`2026-12-06T10:37:00+00:00` (with fractional seconds when they are not zero). Sent in "
+    "UTC; accepted with any offset, and read as UTC without one.",
+    specified_by_url=RFC_3339,
+)
+DATE_SCALAR = dataclasses.replace(
+    DateDefinition,
+    implementation=None,
+    description="A calendar day (a UTC day): an RFC 3339 full-date string `YYYY-MM-DD`, e.g. "
+    "`2026-12-06`, sent and accepted as such.",
+    specified_by_url=RFC_3339,
+)
+DECIMAL_SCALAR = dataclasses.replace(
+    DecimalDefinition,
+    implementation=None,
+    description="An exact decimal number. Sent as a JSON string, e.g. `\"12.50\"` (never a "
+    "float); accepted as a string or a JSON number, e.g. `\"12.5\"` or `12.5`.",
+    specified_by_url="https://speleotrove.com/decimal/decarith.html",
 )

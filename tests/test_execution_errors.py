@@ -64,7 +64,7 @@ def stock_schema() -> strawberry.Schema:
         subscription=schema_package.Subscription,
         extensions=list(our_schema.extensions),
         execution_context_class=None,
-        scalar_overrides={datetime: schema_package.DATETIME_SCALAR},
+        scalar_overrides=schema_package.SCALAR_OVERRIDES,
     )
 
 
