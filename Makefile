@@ -27,7 +27,14 @@ ifeq ($(CHROMIUM),)
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 endif
 
-test: $(STAMP) chromium
+# The npm clients the suite drives (tests/js: graphql-codegen, tsc, Apollo Client), exactly
+# as locked in tests/js/package-lock.json.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+test: $(STAMP) chromium $(JS_STAMP)
 	$(PY) -m pytest -q
 
 # The property-based test with many more examples than `make test` runs.
