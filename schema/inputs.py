@@ -338,7 +338,7 @@ DATE_SCALAR = dataclasses.replace(
 DECIMAL_SCALAR = dataclasses.replace(
     DecimalDefinition,
     implementation=None,
-    description="An exact decimal number. Sent as a JSON string, e.g. `\"12.50\"` (never a "
-    "float); accepted as a string or a JSON number, e.g. `\"12.5\"` or `12.5`.",
+    description='An exact decimal number. Sent as a JSON string, e.g. `"12.50"` (never a '
+    'float); accepted as a string or a JSON number, e.g. `"12.5"` or `12.5`.',
     specified_by_url="https://speleotrove.com/decimal/decarith.html",
 )
