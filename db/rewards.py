@@ -103,6 +103,32 @@ async def totals(
     return await counts_by_user(conn, keys, table="rewards", where_of=_filters)
 
 
+async def pages_by_campaign(
+    conn: asyncpg.Connection, keys: list[PageKey]
+) -> list[Page[RewardRow] | Page[RenderedReward] | RenderedPage]:
+    """`pages`, of a campaign's rewards: keys are (campaign, page request, statuses,
+    rendering)."""
+    return await pages_by_user(
+        conn,
+        keys,
+        table="rewards",
+        columns=COLUMNS,
+        keyset=KEYSET,
+        where_of=_filters,
+        to_row=_row,
+        rendered=RENDERED,
+        parent_column="campaign_id",
+    )
+
+
+async def totals_by_campaign(
+    conn: asyncpg.Connection, keys: list[tuple[int, tuple[RewardStatus, ...] | None]]
+) -> list[int]:
+    return await counts_by_user(
+        conn, keys, table="rewards", where_of=_filters, parent_column="campaign_id"
+    )
+
+
 @dataclass(frozen=True)
 class RewardsSummaryRow:
     """A user's rewards per status, in minor units of `currency`."""

@@ -171,6 +171,16 @@ class Loaders:
         return self._made(rewards.pages)
 
     @cached_property
+    def rewards_page_by_campaign(self) -> DataLoader[rewards.PageKey, Any]:
+        return self._made(rewards.pages_by_campaign)
+
+    @cached_property
+    def rewards_count_by_campaign(
+        self,
+    ) -> DataLoader[tuple[int, tuple[rewards.RewardStatus, ...] | None], int]:
+        return self._made(rewards.totals_by_campaign)
+
+    @cached_property
     def rewards_count_by_user(
         self,
     ) -> DataLoader[tuple[int, tuple[rewards.RewardStatus, ...] | None], int]:

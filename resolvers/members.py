@@ -132,6 +132,40 @@ async def list_rewards(
     return await ctx.loaders.rewards_page_by_user.load((user_pk, request, statuses, render))
 
 
+def campaign_reward_cursor(campaign_pk: int) -> CursorKind:
+    return CursorKind(f"campaign-rewards:{campaign_pk}", (DATETIME, INT))
+
+
+async def list_campaign_rewards(
+    ctx: Context,
+    campaign_pk: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    statuses: tuple[RewardStatus, ...] | None,
+    render: str | RenderedLists | None = None,
+) -> Any:
+    """A page of the rewards a campaign paid (with `render`, as `list_transactions`)."""
+    request = await capped_request(
+        ctx,
+        campaign_reward_cursor(campaign_pk),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )
+    return await ctx.loaders.rewards_page_by_campaign.load((campaign_pk, request, statuses, render))
+
+
+async def count_campaign_rewards(
+    ctx: Context, campaign_pk: int, statuses: tuple[RewardStatus, ...] | None
+) -> int:
+    total: int = await ctx.loaders.rewards_count_by_campaign.load((campaign_pk, statuses))
+    return total
+
+
 async def count_rewards(
     ctx: Context, user_pk: int, statuses: tuple[RewardStatus, ...] | None
 ) -> int:

@@ -16,6 +16,7 @@ from db.campaigns import CampaignRow, Transition
 from resolvers import analytics as analytics_logic
 from resolvers import auth
 from resolvers import campaigns as logic
+from resolvers import members as member_logic
 from resolvers.context import Info
 from resolvers.ids import argument_pk, to_global_id
 from resolvers.outcome import Outcome
@@ -36,6 +37,7 @@ from schema.common import (
     UserError,
     described_enum,
 )
+from schema.members import Reward, RewardFilter
 from schema.merchants import Merchant
 from schema.users import User
 
@@ -152,6 +154,43 @@ class Campaign(Node):
     async def ab_tests(self, info: Info) -> list[AbTest]:
         rows = await info.context.loaders.ab_tests_by_campaign_id.load(self.pk)
         return [AbTest.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The rewards the campaign paid, newest first. Admins only: a reward is a "
+        "member's financial data. Page size: `first`/`last` default 20, at most the "
+        "`max_page_size` setting (default 100)."
+    )
+    async def rewards(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            RewardFilter | None, strawberry.argument(description="Which rewards.")
+        ] = None,
+    ) -> Connection[Reward]:
+        ctx = info.context
+        statuses = tuple(filter.status) if filter and filter.status else None
+        cursor = member_logic.campaign_reward_cursor(self.pk)
+        return await Connection.read(
+            info,
+            Reward,
+            lambda render: member_logic.list_campaign_rewards(
+                ctx,
+                self.pk,
+                first=first,
+                after=after,
+                last=last,
+                before=before,
+                statuses=statuses,
+                render=render,
+            ),  # fmt: skip
+            Reward.from_row,
+            lambda row: cursor.encode((row.earned_at, row.id)),
+            lambda: member_logic.count_campaign_rewards(ctx, self.pk, statuses),
+        )
 
 
 @strawberry.input(description="Which campaigns to list; conditions combine with AND.")

@@ -84,6 +84,8 @@ STRING_CAPS: dict[str, int | None] = {
     "Admin.auditLogs(after:)": CURSOR_MAX,
     "Account.transactions(after:)": CURSOR_MAX,
     "Account.transactions(before:)": CURSOR_MAX,
+    "Campaign.rewards(after:)": CURSOR_MAX,
+    "Campaign.rewards(before:)": CURSOR_MAX,
     "Merchant.campaigns(after:)": CURSOR_MAX,
     "Merchant.campaigns(before:)": CURSOR_MAX,
     "User.transactions(after:)": CURSOR_MAX,

@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = {
     "Campaign.abTests": STAFF,
     "Campaign.analyticsSummary": STAFF,
     "Campaign.dailyAnalytics": STAFF,
+    "Campaign.rewards": ADMIN,  # a member's financial data (DESIGN.md), not staff's
     "User.accounts": SELF_OR_ADMIN,
     "User.email": SELF_OR_ADMIN,
     "User.merchantAffinities": SELF_OR_ADMIN,

@@ -150,6 +150,7 @@ OBJECT_FIELD_CASES: dict[str, Case] = {
         ACTIVE_CAMPAIGN % "analyticsSummary { days }", (U, F, F, D, D)
     ),
     "Campaign.dailyAnalytics": Case(ACTIVE_CAMPAIGN % "dailyAnalytics { day }", (U, F, F, D, D)),
+    "Campaign.rewards": Case(ACTIVE_CAMPAIGN % "rewards { totalCount }", (U, F, F, F, D)),
     "User.accounts": Case(
         SUBJECT_FIELD % "accounts { institution }", (U, D, F, F, D), "Vault Bank"
     ),

@@ -23,12 +23,12 @@ async def test_every_declared_loader_is_made_once_on_first_use() -> None:
     pool = _NoPool()
     loaders = Loaders(pool=pool)  # type: ignore[arg-type]
     names = _declared()
-    assert len(names) == 27
+    assert len(names) == 29
     assert vars(loaders) == {"_pool": pool}  # nothing made up front
     made = {name: getattr(loaders, name) for name in names}
     assert all(isinstance(loader, DataLoader) for loader in made.values())
     assert all(getattr(loaders, name) is loader for name, loader in made.items())
-    assert len({id(loader) for loader in made.values()}) == 27
+    assert len({id(loader) for loader in made.values()}) == 29
 
 
 def test_an_unknown_loader_name_is_an_attribute_error() -> None:

@@ -267,3 +267,43 @@ async def test_each_merchant_s_campaigns_cost_the_same_for_2_and_20_merchants(
         page = merchant["campaigns"]
         assert page["totalCount"] == 2 and not page["pageInfo"]["hasNextPage"]
         assert [n["status"] for n in page["nodes"]] == ["ACTIVE", "ACTIVE"]
+
+
+CAMPAIGN_REWARDS = """
+query ($first: Int!) {
+  campaigns(first: $first) {
+    nodes { id rewards(first: 2) { totalCount nodes { id amount { amount } status } } }
+  }
+}
+"""
+
+
+async def test_each_campaign_s_rewards_cost_the_same_for_2_and_20_campaigns(
+    api: Api, conn: asyncpg.Connection, statements: StatementCounter
+) -> None:
+    member = await f.user(conn, "mia@example.com", role="MEMBER")
+    account = await mf.account(conn, member)
+    shop = await f.merchant(conn, "Shop")
+
+    async def campaigns(n: int, offset: int) -> None:
+        for i in range(offset, offset + n):
+            c = await f.campaign(conn, shop, name=f"C{i:02d}", status="ACTIVE")
+            for h in range(i % 4):  # 0 to 3 rewards each
+                t = await mf.transaction(
+                    conn, account, member, shop, amount_cents=100, occurred_at=T0
+                )
+                await mf.reward(
+                    conn, member, c, t, amount_cents=5, status="EARNED",
+                    earned_at=T0 - timedelta(hours=h),
+                )  # fmt: skip
+
+    await campaigns(2, 0)
+    small = await _count(api, statements, CAMPAIGN_REWARDS, {"first": 20})
+    await campaigns(18, 2)
+    statements.reset()
+    data = await api.data(CAMPAIGN_REWARDS, {"first": 20})
+    large = statements.count
+    assert small == large, statements.statements
+    found = data["campaigns"]["nodes"]  # newest first: C19 .. C00
+    assert [n["rewards"]["totalCount"] for n in found] == [i % 4 for i in range(19, -1, -1)]
+    assert all(len(n["rewards"]["nodes"]) == min(n["rewards"]["totalCount"], 2) for n in found)
