@@ -1,7 +1,7 @@
 """GraphiQL, served by the app itself: its page and pinned assets, no third-party host.
 
-The assets are copied from npm (static/graphiql/LICENSES.md lists versions); the page's
-fetcher (static/graphiql/graphiql-page.js) sends subscriptions over the WebSocket with the
+The assets are copied from npm (graphiql-assets/LICENSES.md lists versions); the page's
+fetcher (graphiql-assets/graphiql-page.js) sends subscriptions over the WebSocket with the
 Headers pane's Authorization in `connection_init`. Served only where GraphiQL is on (not with
 APP_ENV=production).
 """
@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-ASSETS = Path(__file__).resolve().parent / "static" / "graphiql"
+ASSETS = Path(__file__).resolve().parent / "graphiql-assets"
 ASSETS_PATH = "/graphiql"
 
 
