@@ -36,7 +36,7 @@ from db.events import Listener
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from resolvers.live import Hub
-from schema import graphiql, limits, persisted, schema
+from schema import graphiql, limits, logs, persisted, schema
 from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
@@ -219,6 +219,7 @@ def app_from_env() -> Starlette:
     """The uvicorn factory (`server:app_from_env`): each worker builds its own app and pool."""
     runtime.refuse_unless_ready_for_production()
     persisted.refuse_an_unknown_mode()
+    configure_logging()
     tune_gc()
     return create_app(apply_migrations=False)
 
@@ -327,6 +328,9 @@ def _serve(args: argparse.Namespace) -> None:
         # A socket's message is a request body: the same cap.
         ws_max_size=limits.LIMITS.max_body_bytes,
         log_level=log_level,
+        # JSON lines: uvicorn's loggers go through ours (configure_logging) instead of its
+        # own text formatters.
+        log_config=None if logs.json_format() else uvicorn.config.LOGGING_CONFIG,
         # uvicorn builds each access line's arguments (the quoted path among them) before the
         # logger's level drops it: off when the level would drop it anyway.
         access_log=LOG_LEVELS.get(log_level, logging.INFO) <= logging.INFO,
@@ -568,13 +572,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+def configure_logging() -> None:
+    """Log lines to stderr, each with the request id: text, or one JSON object per line with
+    LOG_FORMAT=json (schema/logs.py). Run in every process (uvicorn's workers too)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logs.JsonFormatter() if logs.json_format() else logging.Formatter(logs.TEXT_FORMAT)
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RequestIdLogFilter())
+    handler.addFilter(RequestIdLogFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+
+
+def main(argv: list[str] | None = None) -> None:
+    configure_logging()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]  # `serve` is the default command

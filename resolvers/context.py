@@ -57,6 +57,8 @@ class Context:
     hub: Hub | None = None
     # A socket's `connection_init` payload (Strawberry sets it; schema/websocket.py reads it).
     connection_params: dict[str, Any] | None = None
+    # Each operation's summary once it ran (schema/logs.py), for the request's log line.
+    operations: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.pool)

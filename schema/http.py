@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -39,7 +40,7 @@ from resolvers.context import (
     new_request_id,
 )
 from resolvers.errors import BadUserInput, Unauthenticated
-from schema import documents, graphiql, limits, persisted, signin_limit
+from schema import documents, graphiql, limits, logs, persisted, signin_limit
 from schema.websocket import (
     CLOSE_TRY_AGAIN_LATER,
     INIT_TIMEOUT,
@@ -192,7 +193,11 @@ class GraphQLApp(GraphQL[Context, None]):
     async def answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:
         """The response to an HTTP request: `operation` is its plain JSON operation, if it has
         one (`_plain_operation`); None sends it through Strawberry's generic `run`."""
+        started = time.perf_counter()
         response = await self._answer(request, operation)
+        if logs.access_log.isEnabledFor(logging.INFO):
+            context = getattr(request.state, "graphql_context", None)
+            logs.request_line(context, response.status_code, time.perf_counter() - started)
         headers = response.headers
         if "cache-control" not in headers:
             # What a viewer sees is theirs (rules, roles): no shared cache may keep it, and no
@@ -469,12 +474,14 @@ class GraphQLApp(GraphQL[Context, None]):
         return unset  # an ack without a payload
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return await build_context(
+        context = await build_context(
             request,
             response if isinstance(response, Response) else None,
             request.state.pool,
             request.state.tokens,
         )
+        request.state.graphql_context = context  # for the request's log line
+        return context
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         # Replaces Strawberry's check: a coded refusal naming the cap, and every entry must be
