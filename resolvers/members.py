@@ -41,39 +41,13 @@ def reward_cursor(user_pk: int) -> CursorKind:
     return CursorKind(f"rewards:{user_pk}", (DATETIME, INT))
 
 
-async def list_transactions(
-    ctx: Context,
-    user_pk: int,
-    *,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    flt: TransactionFilter,
-    render: str | RenderedLists | None = None,
-) -> Any:
-    """A page of the user's transactions: a Page of TransactionRows; with `render` a JSON
-    expression over a row (schema/render.py), a Page of RenderedTransactions (that JSON in
-    place of the columns); with RenderedLists, a RenderedPage."""
-    if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
-        raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
-    request = await capped_request(
-        ctx, transaction_cursor(user_pk), first=first, after=after, last=last, before=before
-    )
-    page = await ctx.loaders.transactions_page_by_user.load((user_pk, request, flt, render))
-    if render is None:
-        for row in page.rows:
-            ctx.loaders.transaction_by_id.prime(row.id, row)
-    return page
-
-
 def account_transaction_cursor(account_pk: int) -> CursorKind:
     return CursorKind(f"account-transactions:{account_pk}", (DATETIME, INT))
 
 
-async def list_account_transactions(
+async def list_transactions(
     ctx: Context,
-    account_pk: int,
+    parent_pk: int,
     *,
     first: int | None,
     after: str | None,
@@ -81,32 +55,35 @@ async def list_account_transactions(
     before: str | None,
     flt: TransactionFilter,
     render: str | RenderedLists | None = None,
+    of_account: bool = False,
 ) -> Any:
-    """A page of one account's transactions (as `list_transactions`)."""
+    """A page of the user's transactions (`of_account`: the account's): a Page of
+    TransactionRows; with `render` a JSON expression over a row (schema/render.py), a Page of
+    RenderedTransactions (that JSON in place of the columns); with RenderedLists, a
+    RenderedPage."""
     if flt.occurred_from and flt.occurred_to and flt.occurred_to < flt.occurred_from:
         raise BadUserInput("`filter.to` must not be before `filter.from`", "filter.to")
-    request = await capped_request(
-        ctx,
-        account_transaction_cursor(account_pk),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
+    cursor = (account_transaction_cursor if of_account else transaction_cursor)(parent_pk)
+    request = await capped_request(ctx, cursor, first=first, after=after, last=last, before=before)
+    loaders = ctx.loaders
+    pages = (
+        loaders.transactions_page_by_account if of_account else loaders.transactions_page_by_user
     )
-    page = await ctx.loaders.transactions_page_by_account.load((account_pk, request, flt, render))
+    page = await pages.load((parent_pk, request, flt, render))
     if render is None:
         for row in page.rows:
-            ctx.loaders.transaction_by_id.prime(row.id, row)
+            loaders.transaction_by_id.prime(row.id, row)
     return page
 
 
-async def count_account_transactions(ctx: Context, account_pk: int, flt: TransactionFilter) -> int:
-    total: int = await ctx.loaders.transactions_count_by_account.load((account_pk, flt))
-    return total
-
-
-async def count_transactions(ctx: Context, user_pk: int, flt: TransactionFilter) -> int:
-    total: int = await ctx.loaders.transactions_count_by_user.load((user_pk, flt))
+async def count_transactions(
+    ctx: Context, parent_pk: int, flt: TransactionFilter, *, of_account: bool = False
+) -> int:
+    loaders = ctx.loaders
+    counts = (
+        loaders.transactions_count_by_account if of_account else loaders.transactions_count_by_user
+    )
+    total: int = await counts.load((parent_pk, flt))
     return total
 
 
@@ -114,31 +91,13 @@ def transaction_cursor_of(row: TransactionRow | RenderedTransaction) -> str:
     return transaction_cursor(row.user_id).encode((row.occurred_at, row.id))
 
 
-async def list_rewards(
-    ctx: Context,
-    user_pk: int,
-    *,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    statuses: tuple[RewardStatus, ...] | None,
-    render: str | RenderedLists | None = None,
-) -> Any:
-    """A page of the user's rewards (with `render`, as `list_transactions`)."""
-    request = await capped_request(
-        ctx, reward_cursor(user_pk), first=first, after=after, last=last, before=before
-    )
-    return await ctx.loaders.rewards_page_by_user.load((user_pk, request, statuses, render))
-
-
 def campaign_reward_cursor(campaign_pk: int) -> CursorKind:
     return CursorKind(f"campaign-rewards:{campaign_pk}", (DATETIME, INT))
 
 
-async def list_campaign_rewards(
+async def list_rewards(
     ctx: Context,
-    campaign_pk: int,
+    parent_pk: int,
     *,
     first: int | None,
     after: str | None,
@@ -146,30 +105,27 @@ async def list_campaign_rewards(
     before: str | None,
     statuses: tuple[RewardStatus, ...] | None,
     render: str | RenderedLists | None = None,
+    of_campaign: bool = False,
 ) -> Any:
-    """A page of the rewards a campaign paid (with `render`, as `list_transactions`)."""
-    request = await capped_request(
-        ctx,
-        campaign_reward_cursor(campaign_pk),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-    )
-    return await ctx.loaders.rewards_page_by_campaign.load((campaign_pk, request, statuses, render))
-
-
-async def count_campaign_rewards(
-    ctx: Context, campaign_pk: int, statuses: tuple[RewardStatus, ...] | None
-) -> int:
-    total: int = await ctx.loaders.rewards_count_by_campaign.load((campaign_pk, statuses))
-    return total
+    """A page of the user's rewards (`of_campaign`: the rewards the campaign paid; with
+    `render`, as `list_transactions`)."""
+    cursor = (campaign_reward_cursor if of_campaign else reward_cursor)(parent_pk)
+    request = await capped_request(ctx, cursor, first=first, after=after, last=last, before=before)
+    loaders = ctx.loaders
+    pages = loaders.rewards_page_by_campaign if of_campaign else loaders.rewards_page_by_user
+    return await pages.load((parent_pk, request, statuses, render))
 
 
 async def count_rewards(
-    ctx: Context, user_pk: int, statuses: tuple[RewardStatus, ...] | None
+    ctx: Context,
+    parent_pk: int,
+    statuses: tuple[RewardStatus, ...] | None,
+    *,
+    of_campaign: bool = False,
 ) -> int:
-    total: int = await ctx.loaders.rewards_count_by_user.load((user_pk, statuses))
+    loaders = ctx.loaders
+    counts = loaders.rewards_count_by_campaign if of_campaign else loaders.rewards_count_by_user
+    total: int = await counts.load((parent_pk, statuses))
     return total
 
 

@@ -177,7 +177,7 @@ class Campaign(Node):
         return await Connection.read(
             info,
             Reward,
-            lambda render: member_logic.list_campaign_rewards(
+            lambda render: member_logic.list_rewards(
                 ctx,
                 self.pk,
                 first=first,
@@ -186,10 +186,11 @@ class Campaign(Node):
                 before=before,
                 statuses=statuses,
                 render=render,
+                of_campaign=True,
             ),  # fmt: skip
             Reward.from_row,
             lambda row: cursor.encode((row.earned_at, row.id)),
-            lambda: member_logic.count_campaign_rewards(ctx, self.pk, statuses),
+            lambda: member_logic.count_rewards(ctx, self.pk, statuses, of_campaign=True),
         )
 
 

@@ -117,15 +117,11 @@ def log_errors(errors: list[GraphQLError], execution_context: object) -> None:
 def mask_internal_errors(ctx: ExecutionContext) -> None:
     """The operation hook (schema/execution/hooks.py) that replaces unexpected errors with a
     coded, detail-free error carrying the request id."""
-    result = ctx.result
-    if result is None or not result.errors:
-        return
-    request_id = _request_id(ctx)
-    result.errors = [_mask(e, request_id) for e in result.errors]
+    mask_streamed_errors(ctx, ctx.result)
 
 
 def mask_streamed_errors(ctx: ExecutionContext, result: Any) -> None:
-    """The same, for each result a socket sends (hooks.py's `each_result`)."""
+    """The same for one result: each one a socket sends (hooks.py's `each_result`)."""
     errors = getattr(result, "errors", None)
     if errors:
         request_id = _request_id(ctx)

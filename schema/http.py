@@ -538,16 +538,16 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         if isinstance(parsed, dict):
             _check_operation_name(parsed)
-            _document_id_in_extensions(parsed)
+            persisted.document_id_in_extensions(parsed)
         else:
             for item in parsed:
                 if isinstance(item, dict):
-                    _document_id_in_extensions(item)
+                    persisted.document_id_in_extensions(item)
         return parsed
 
     def parse_query_params(self, params: Any) -> dict[str, Any]:
         parsed = super().parse_query_params(params)
-        _document_id_in_extensions(parsed)
+        persisted.document_id_in_extensions(parsed)
         return parsed
 
     def decode_json(self, data: str | bytes) -> object:
@@ -584,17 +584,6 @@ class GraphQLApp(GraphQL[Context, None]):
         sub = await super().get_sub_response(request)
         sub._request = request  # type: ignore[attr-defined]  # read back in create_response
         return sub
-
-
-def _document_id_in_extensions(data: dict[str, Any]) -> None:
-    """A request's top-level `documentId` (the GraphQL-over-HTTP proposal), moved where the
-    rest of the request's data reaches `execute_single`: its extensions."""
-    if persisted.DOCUMENT_ID in data:
-        extensions = data.get("extensions")
-        if extensions is None:
-            extensions = data["extensions"] = {}
-        if isinstance(extensions, dict):
-            extensions[persisted.DOCUMENT_ID] = data.pop(persisted.DOCUMENT_ID)
 
 
 def _unavailable() -> GraphQLError:

@@ -143,7 +143,7 @@ class Account(Node):
         return await Connection.read(
             info,
             Transaction,
-            lambda render: member_logic.list_account_transactions(
+            lambda render: member_logic.list_transactions(
                 ctx,
                 self.pk,
                 first=first,
@@ -152,10 +152,11 @@ class Account(Node):
                 before=before,
                 flt=flt,
                 render=render,
+                of_account=True,
             ),  # fmt: skip
             Transaction.from_row,
             lambda row: cursor.encode((row.occurred_at, row.id)),
-            lambda: member_logic.count_account_transactions(ctx, self.pk, flt),
+            lambda: member_logic.count_transactions(ctx, self.pk, flt, of_account=True),
         )
 
 

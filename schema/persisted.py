@@ -110,7 +110,7 @@ async def document(pool: asyncpg.Pool, sha256: str) -> str | GraphQLError:
             text = await db.find(conn, sha256)
         if text is None:
             return _error(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
-        _remember(sha256, text)
+        _remember(_known, sha256, text)
     else:
         _known.move_to_end(sha256)
     return text
@@ -127,17 +127,19 @@ async def store(pool: asyncpg.Pool, sha256: str, text: str) -> None:
             MAX_STORED,
             dropped,
         )
-    _remember(sha256, text)
+    _remember(_known, sha256, text)
 
 
-def _remember(sha256: str, text: str) -> None:
-    _known[sha256] = text
-    if len(_known) > _REMEMBERED:
-        _known.popitem(last=False)
+def _remember(cache: OrderedDict[str, str], key: str, text: str) -> None:
+    cache[key] = text
+    if len(cache) > _REMEMBERED:
+        cache.popitem(last=False)
 
 
+# Trusted documents this worker has read, by id and by SHA-256 (an id, like a hash, names one
+# text forever: an import never changes it).
 _trusted_by_id: OrderedDict[str, str] = OrderedDict()
-_trusted_sha256: set[str] = set()  # hashes of trusted texts this worker has seen
+_trusted: OrderedDict[str, str] = OrderedDict()
 
 
 def sha256_of(text: str) -> str:
@@ -156,23 +158,20 @@ async def trusted_document(pool: asyncpg.Pool, document_id: Any) -> str | GraphQ
             return _error(
                 f"No trusted document has the id {document_id!r}", "PERSISTED_DOCUMENT_NOT_FOUND"
             )
-        _trusted_by_id[document_id] = text
-        if len(_trusted_by_id) > _REMEMBERED:
-            _trusted_by_id.popitem(last=False)
-    _trusted_sha256.add(sha256_of(text))
+        _remember(_trusted_by_id, document_id, text)
+        _remember(_trusted, sha256_of(text), text)
     return text
 
 
-async def is_trusted(pool: asyncpg.Pool, text: str) -> bool:
-    sha256 = sha256_of(text)
-    if sha256 in _trusted_sha256:
-        return True
-    async with pool.acquire() as conn:
-        found = await db.trusted_by_sha256(conn, sha256)
-    if found is None:
-        return False
-    _trusted_sha256.add(sha256)
-    return True
+async def trusted_text(pool: asyncpg.Pool, sha256: str) -> str | None:
+    """The trusted document whose SHA-256 this is, if any."""
+    text = _trusted.get(sha256)
+    if text is None:
+        async with pool.acquire() as conn:
+            text = await db.trusted_by_sha256(conn, sha256)
+        if text is not None:
+            _remember(_trusted, sha256, text)
+    return text
 
 
 def _required() -> GraphQLError:
@@ -205,19 +204,37 @@ async def resolve(pool: asyncpg.Pool, query: Any, extensions: Any) -> Resolved |
     if isinstance(wanted, GraphQLError):
         return wanted
     if wanted is not None and query is None:
-        async with pool.acquire() as conn:
-            trusted = await db.trusted_by_sha256(conn, wanted.sha256)
-        if trusted is not None:
-            _trusted_sha256.add(wanted.sha256)
-            return Resolved(trusted)
-        if ONLY:
-            return _error(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
-        text = await document(pool, wanted.sha256)
+        text = await _by_hash(pool, wanted.sha256)
         return text if isinstance(text, GraphQLError) else Resolved(text)
-    if ONLY and isinstance(query, str) and not await is_trusted(pool, query):
+    if ONLY and isinstance(query, str) and await trusted_text(pool, sha256_of(query)) is None:
         return _required()
     store = wanted.sha256 if wanted is not None and wanted.store and not ONLY else None
     return Resolved(query, store)
+
+
+async def _by_hash(pool: asyncpg.Pool, sha256: str) -> str | GraphQLError:
+    """The document a persisted query's hash names: a trusted one, else (unless only
+    trusted documents run) one stored by an earlier request; what this worker has read
+    first, without a statement."""
+    if not ONLY and sha256 in _known:
+        return await document(pool, sha256)
+    trusted = await trusted_text(pool, sha256)
+    if trusted is not None:
+        return trusted
+    if ONLY:
+        return _error(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
+    return await document(pool, sha256)
+
+
+def document_id_in_extensions(data: dict[str, Any]) -> None:
+    """A request's top-level `documentId` (the GraphQL-over-HTTP proposal; a socket
+    operation's payload), moved where `resolve` reads it: the request's extensions."""
+    if DOCUMENT_ID in data:
+        extensions = data.get("extensions")
+        if extensions is None:
+            extensions = data["extensions"] = {}
+        if isinstance(extensions, dict):
+            extensions[DOCUMENT_ID] = data.pop(DOCUMENT_ID)
 
 
 def parse_manifest(data: Any) -> list[tuple[str, str]]:

@@ -148,11 +148,11 @@ async def _resolved(context: Context, payload: dict[str, Any]) -> GraphQLError |
     query's hash, or its trusted text) put in its `query`; the refusal, if any."""
     if not (persisted.ONLY or _names_a_document(payload)):
         return None
-    extensions = dict(payload.get("extensions") or {})
-    if persisted.DOCUMENT_ID in payload:
-        extensions[persisted.DOCUMENT_ID] = payload.pop(persisted.DOCUMENT_ID)
+    persisted.document_id_in_extensions(payload)
     try:
-        found = await persisted.resolve(context.pool, payload.get("query"), extensions)
+        found = await persisted.resolve(
+            context.pool, payload.get("query"), payload.get("extensions")
+        )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return GraphQLError(
             "The database is unavailable; retry shortly",

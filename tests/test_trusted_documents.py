@@ -43,7 +43,7 @@ def _import(
 def forget() -> None:
     persisted._known.clear()
     persisted._trusted_by_id.clear()
-    persisted._trusted_sha256.clear()
+    persisted._trusted.clear()
 
 
 async def test_the_three_manifest_formats_import_and_an_id_never_changes_meaning(
