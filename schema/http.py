@@ -120,25 +120,14 @@ class GraphQLApp(GraphQL[Context, None]):
         request obeys: the per-caller cap, the admission queue and the time budget (past it
         the operation is cancelled). A refusal raises OperationRefused with its code."""
         caller = _caller_of(socket.credential, socket.request.scope) if self.per_viewer else None
-        if caller is not None:
-            try:
-                self._count_in(caller)
-            except RequestRefused as exc:
-                raise OperationRefused(exc.code, exc.reason) from None
+        budget = limits.LIMITS.request_timeout_s
+        refusal = OperationRefused(
+            "REQUEST_TIMEOUT",
+            f"The operation took longer than its time budget of {budget:g} s; ask for less",
+        )
         try:
-            try:
-                await take_turn(self._turns, self.admission_timeout_s)
-            except TimeoutError:
-                raise OperationRefused(
-                    "SERVICE_UNAVAILABLE", "The server is busy; retry shortly"
-                ) from None
-            try:
-                budget = limits.LIMITS.request_timeout_s
+            async with self._admitted(caller):
                 deadline = asyncio.timeout(budget)
-                refusal = OperationRefused(
-                    "REQUEST_TIMEOUT",
-                    f"The operation took longer than its time budget of {budget:g} s; ask for less",
-                )
                 try:
                     async with deadline:
                         yield deadline
@@ -148,11 +137,8 @@ class GraphQLApp(GraphQL[Context, None]):
                     raise refusal from None
                 if deadline.expired():  # its cancellation was caught below (graphql-ws's)
                     raise refusal
-            finally:
-                self._turns.release()
-        finally:
-            if caller is not None:
-                self._count_out(caller)
+        except RequestRefused as exc:  # the per-caller cap or the admission queue
+            raise OperationRefused(exc.code, exc.reason) from None
 
     websocket_adapter_class = TextWebSocketAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -208,31 +194,20 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def _answer(self, request: Request, operation: GraphQLRequestData | None) -> Response:
         caller = self._caller(request) if self.per_viewer else None
-        counted = False
         try:
-            if caller is not None:
-                self._count_in(caller)
-                counted = True
-            try:
-                await take_turn(self._turns, self.admission_timeout_s)
-            except TimeoutError:
-                raise RequestRefused(
-                    503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
-                ) from None
-            try:
-                response = await self._within_budget(request, operation)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise  # this request is being cancelled (shutdown): let it end
-                # A cancellation that reached this request from shared work (a statement, a
-                # pool wait) is an outage of that work, not a reason for a bare 500.
-                log.exception("cancellation escaped the executor")
-                raise RequestRefused(
-                    503, "The database is unavailable; retry shortly", "SERVICE_UNAVAILABLE"
-                ) from None
-            finally:
-                self._turns.release()
+            async with self._admitted(caller):
+                try:
+                    response = await self._within_budget(request, operation)
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this request is being cancelled (shutdown): let it end
+                    # A cancellation that reached this request from shared work (a statement,
+                    # a pool wait) is an outage of that work, not a reason for a bare 500.
+                    log.exception("cancellation escaped the executor")
+                    raise RequestRefused(
+                        503, "The database is unavailable; retry shortly", "SERVICE_UNAVAILABLE"
+                    ) from None
             return _within_size(response)
         except HTTPException as exc:
             media = (
@@ -269,8 +244,27 @@ class GraphQLApp(GraphQL[Context, None]):
                 status_code=500,
                 media_type="application/json",
             )
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, caller: str | None) -> AsyncIterator[None]:
+        """An operation's turn, for HTTP and sockets alike: counted against its caller (at
+        most `per_viewer` at once: 429) and let in by the admission queue (at most
+        `admission_timeout_s` of waiting: 503). A refusal raises RequestRefused."""
+        if caller is not None:
+            self._count_in(caller)
+        try:
+            try:
+                await take_turn(self._turns, self.admission_timeout_s)
+            except TimeoutError:
+                raise RequestRefused(
+                    503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
+                ) from None
+            try:
+                yield
+            finally:
+                self._turns.release()
         finally:
-            if counted and caller is not None:
+            if caller is not None:
                 self._count_out(caller)
 
     def _count_in(self, caller: str) -> None:
