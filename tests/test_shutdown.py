@@ -124,7 +124,9 @@ async def test_sigterm_finishes_in_flight_work_and_closes_the_pool(
                 async with httpx.AsyncClient(base_url=base, timeout=1) as fresh:
                     await fresh.get("/healthz")
                 await asyncio.sleep(0.05)
-            except httpx.ConnectError:
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+                # A connection the kernel queued just before the listener closed is reset
+                # rather than refused: either way the new request was not served.
                 refused = True
         assert refused, "the server kept accepting new connections after SIGTERM"
         assert not in_flight.done()
