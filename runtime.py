@@ -1,8 +1,9 @@
 """How the process runs: production settings checked at start, the HTTP body size limit, and
 read deadlines and a connection cap for slow clients.
 
-`APP_ENV=production` turns GraphiQL and introspection off and requires `DATABASE_URL` and a
-real `JWT_SECRET`; `CORS_ORIGINS` (comma-separated) lists the browser origins allowed to call.
+`APP_ENV=production` turns GraphiQL and introspection off and requires `DATABASE_URL`, a
+real `JWT_SECRET` and `METRICS_TOKEN` (or `METRICS=off`); `CORS_ORIGINS` (comma-separated)
+lists the browser origins allowed to call.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from db import metrics
 from resolvers.env import is_production
 
 MIN_JWT_SECRET_LENGTH = 32
@@ -77,6 +79,11 @@ def production_problems(env: Mapping[str, str] | None = None) -> list[str]:
         problems.append(
             f"JWT_SECRET must be set to at least {MIN_JWT_SECRET_LENGTH} characters "
             f"(got {len(secret)})"
+        )
+    if metrics.enabled_in(env) and not env.get("METRICS_TOKEN", "").strip():
+        problems.append(
+            "METRICS_TOKEN must be set, or METRICS=off (/metrics shows operation names and "
+            "traffic to anyone who reaches the port)"
         )
     return problems
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import gc
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,12 +34,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 import runtime
+from db import metrics, tracing
 from db import migrate as migrations
 from db.events import Listener
 from db.pool import PoolSettings, create_pool
 from resolvers.auth import Tokens, dev_secret
 from resolvers.live import Hub
-from schema import graphiql, limits, logs, persisted, schema
+from schema import graphiql, limits, logs, persisted, schema, telemetry
 from schema.http import GraphQLApp, GraphQLLane, RequestIdLogFilter, RequestIdMiddleware
 
 NAME = "campaign-graphql"
@@ -148,6 +152,8 @@ def create_app(
             await listener.stop()
             await hub.stop()
             await pool.close()
+            tracing.shutdown()
+            metrics.worker_stopped(os.getpid())
 
     settings = runtime.RuntimeSettings.from_env()
     graphql_app = GraphQLApp(
@@ -164,20 +170,19 @@ def create_app(
         if max_in_flight_per_viewer is None
         else max_in_flight_per_viewer,
     )
-    app = Starlette(
-        routes=[
-            # First: the router tries routes in order, and nearly every request is for these.
-            Route(GRAPHQL_PATH, graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute(GRAPHQL_PATH, graphql_app),
-            Route("/", index),
-            Route("/health", health),
-            Route("/api/phase4/health", health),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *([graphiql.assets_route()] if settings.graphiql else []),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        # First: the router tries routes in order, and nearly every request is for these.
+        Route(GRAPHQL_PATH, graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute(GRAPHQL_PATH, graphql_app),
+        Route("/", index),
+        Route("/health", health),
+        Route("/api/phase4/health", health),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *([Route(telemetry.METRICS_PATH, telemetry.metrics_endpoint)] if metrics.ENABLED else []),
+        *([graphiql.assets_route()] if settings.graphiql else []),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)
     # An oversized body is refused before anything else reads it.
     app.add_middleware(runtime.BodySizeLimit, max_bytes=limits.LIMITS.max_body_bytes)
@@ -198,6 +203,11 @@ def create_app(
         path=GRAPHQL_PATH,
         max_body_bytes=limits.LIMITS.max_body_bytes,
         cors=bool(settings.cors_origins),
+    )
+    # Around everything ours: every request is counted, and traced from its first byte.
+    app.add_middleware(
+        telemetry.ObserveMiddleware,
+        routes=frozenset(r.path for r in routes if isinstance(r, Route)),
     )
     return app
 
@@ -220,6 +230,7 @@ def app_from_env() -> Starlette:
     runtime.refuse_unless_ready_for_production()
     persisted.refuse_an_unknown_mode()
     configure_logging()
+    tracing.configure_from_env()
     tune_gc()
     return create_app(apply_migrations=False)
 
@@ -309,6 +320,15 @@ def _serve(args: argparse.Namespace) -> None:
             print("GraphiQL's Headers pane:")
             print(f'  {{"Authorization": "Bearer {token}"}}')
         print()
+    if args.workers > 1 and metrics.ENABLED:
+        # Each worker keeps its metric values in files there, and a scrape of any one sums
+        # them (db/metrics.py). Set before the workers start: they read it on import.
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        if not directory:
+            directory = tempfile.mkdtemp(prefix="campaign-graphql-metrics-")
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        metrics.clear_directory(directory)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     log_level = os.environ.get("LOG_LEVEL", "info").lower()
     uvicorn.run(
         "server:app_from_env",

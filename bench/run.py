@@ -334,6 +334,7 @@ def start_ours(
         "DATABASE_URL": dsn,
         "JWT_SECRET": secret,
         "APP_ENV": "production",
+        "METRICS_TOKEN": secrets.token_urlsafe(24),  # metrics on, as in production
         "LOG_LEVEL": "warning",
         "WORKERS": str(workers),
         # A few viewers serve all of wrk's connections: no per-caller cap.

@@ -6,11 +6,14 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
+from db import metrics, tracing
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,18 @@ def _terminate(connection: Any) -> None:
         pass  # released already: asyncpg's release does nothing with it either
 
 
-async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> None:  # noqa: ASYNC109
+async def take_turn(turns: asyncio.Semaphore, timeout: float | None) -> float:  # noqa: ASYNC109
     """Acquire `turns` in arrival order (asyncio.Semaphore is FIFO), waiting at most `timeout`
     seconds (TimeoutError). The deadline is armed only when there is a wait: a free turn is
-    taken at once, which for the pool is half the cost of a short query."""
+    taken at once, which for the pool is half the cost of a short query. Returns the seconds
+    waited (0.0 when the turn was free)."""
     if turns.locked():
+        started = time.perf_counter()
         async with asyncio.timeout(timeout):
             await turns.acquire()
-    else:
-        await turns.acquire()
+        return time.perf_counter() - started
+    await turns.acquire()
+    return 0.0
 
 
 class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
@@ -98,22 +104,32 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
         super().__init__(*args, max_size=max_size, **kwargs)
         self.acquire_timeout = acquire_timeout
         self._turns = asyncio.Semaphore(max_size)
+        self._in_use = 0  # connections handed out (db_pool_connections)
 
     def acquire(self, *, timeout: float | None = None) -> Any:
         return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109  (asyncpg API)
         turns = self._turns
-        await take_turn(turns, timeout)
+        waited = await take_turn(turns, timeout)
         try:
             # A turn guarantees a free connection holder (a holder goes back to asyncpg's
             # queue before its turn is released), so nothing here waits for another
             # request; opening a new connection is bounded by the pool's connect timeout.
             # Without a timeout asyncpg also skips its wait_for, which costs a Task.
-            return await super()._acquire(None)
+            connection = await super()._acquire(None)
         except BaseException:
             turns.release()
             raise
+        self._in_use += 1
+        if metrics.ENABLED:
+            if waited:
+                metrics.POOL_WAIT_SECONDS.observe(waited)
+            self._count_connections()
+        return connection
+
+    def _count_connections(self) -> None:
+        metrics.pool_connections(self.get_size() - self._in_use, self._in_use)
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
         # A connection whose use ended in a cancellation or a connection-level failure is
@@ -134,6 +150,16 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
             await super().release(connection, timeout=timeout)
         finally:
             self._turns.release()
+            self._in_use -= 1
+            if metrics.ENABLED:
+                self._count_connections()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if metrics.ENABLED:
+                metrics.pool_closed(self._maxsize)
 
 
 async def create_pool(
@@ -150,6 +176,8 @@ async def create_pool(
 
     async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
+        if tracing.observes_statements():
+            conn.add_query_logger(tracing.on_statement)
         if on_connect is not None:
             await on_connect(conn)
 
@@ -173,4 +201,7 @@ async def create_pool(
         },
     )
     await pool
+    if metrics.ENABLED:
+        metrics.pool_opened(settings.max_size)
+        pool._count_connections()
     return pool

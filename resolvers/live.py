@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from db import audit
+from db import audit, metrics
 from db.audit import AuditRow
 from db.users import UserRow
 from resolvers.auth import SESSION_ENDED, Rule
@@ -103,10 +103,15 @@ class Hub:
     def add(self, session_id: str | None, topic: Callable[[AuditRow], bool]) -> Subscriber:
         subscriber = Subscriber(session_id, topic)
         self.subscribers.add(subscriber)
+        if metrics.ENABLED:
+            metrics.SUBSCRIPTIONS.inc()
         return subscriber
 
     def remove(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            if metrics.ENABLED:
+                metrics.SUBSCRIPTIONS.dec()
 
     def watch(self, socket: Context) -> None:
         """Close this signed-in socket's context when its session ends."""

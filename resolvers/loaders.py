@@ -28,6 +28,7 @@ from db import (
     rewards,
     sessions,
     settings,
+    tracing,
     transactions,
     users,
 )
@@ -51,7 +52,7 @@ def batched(
     turns the rows into the loader's values."""
     coalescer = coalescer_for(pool, fetch)
 
-    async def load(keys: list[K]) -> list[V]:
+    async def read(keys: list[K]) -> list[V]:
         found: list[Any]
         if coalescer is not None:
             found = await coalescer.load(keys)  # type: ignore[arg-type]  # keys are hashable
@@ -59,6 +60,18 @@ def batched(
             async with pool.acquire() as conn:
                 found = list(await fetch(conn, keys))
         return then(found) if then is not None else found
+
+    async def load(keys: list[K]) -> list[V]:
+        tracer = tracing.tracer()
+        if tracer is None:
+            return await read(keys)
+        # A span per batch; its statement's span is its child (a statement shared with other
+        # requests' batches is the child of the first one's: db/coalesce.py).
+        with tracer.start_as_current_span(
+            f"loader {fetch.__module__.rpartition('.')[2]}.{fetch.__name__}",
+            attributes={"graphql.loader.keys": len(keys), "code.function.name": fetch.__qualname__},
+        ):
+            return await read(keys)
 
     return DataLoader(load)
 

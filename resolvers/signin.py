@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from db import metrics
 from db import sign_in_throttle as db
 from db.sign_in_throttle import Scope
 from resolvers.context import Context
@@ -88,6 +89,8 @@ async def attempt(ctx: Context, account: str | None) -> None:
     over = [c for c in counts if c.failures > limit[c.scope]]
     if not over:
         return
+    if metrics.ENABLED:
+        metrics.LOGIN_THROTTLED.inc()
     now = datetime.now(UTC)
     retry = max(
         math.ceil((c.window_start + timedelta(seconds=window) - now).total_seconds()) for c in over

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from db import audit as audit_db
-from db import password_resets
+from db import metrics, password_resets
 from db import users as db
 from db.passwords import hash_off_loop, hash_password, verify_off_loop
 from db.sessions import RevokedReason
@@ -81,10 +81,14 @@ async def login(ctx: Context, email: str, password: str) -> Outcome[sessions.Sig
             found = await db.credentials_by_email(conn, email.strip())
     valid = await verify_off_loop(found.password_hash if found else _DUMMY_HASH, password)
     if found is None or not valid:
+        if metrics.ENABLED:
+            metrics.LOGIN_FAILURES.labels("invalid_credentials").inc()
         return Outcome.refuse(None, BAD_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS)
     # The password was right: not a guess, whatever the account's status.
     await signin.succeeded(ctx, account)
     if found.user.status is not UserStatus.ACTIVE:
+        if metrics.ENABLED:
+            metrics.LOGIN_FAILURES.labels("account_disabled").inc()
         return Outcome.refuse(None, "This account is disabled", ErrorCode.ACCOUNT_DISABLED)
     signed_in = await sessions.open_session(ctx, found.user, found.password_hash)
     if signed_in is None:  # disabled, or the password changed, while it was being checked

@@ -8,7 +8,16 @@ from decimal import Decimal
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-from schema import errors, inputs, limits, list_lengths, logs, permissions, signin_limit
+from schema import (
+    errors,
+    inputs,
+    limits,
+    list_lengths,
+    logs,
+    permissions,
+    signin_limit,
+    telemetry,
+)
 from schema.abtests import AbTestQuery
 from schema.admin import AdminQuery
 from schema.admin_mutations import AdminMutation
@@ -45,6 +54,7 @@ permissions.apply(Query, Mutation, Subscription)
 # validate each document once (schema/documents.py), in place of Strawberry's ParserCache and
 # ValidationCache.
 HOOKS = Hooks(
+    before_operation=[telemetry.before_operation],
     before_parse=[logs.before_parse, limits.before_parse],
     before_validate=[logs.before_validate, limits.before_validate],
     before_execute=[
@@ -53,8 +63,8 @@ HOOKS = Hooks(
         inputs.before_execute,
         signin_limit.before_execute,
     ],
-    after_operation=[errors.mask_internal_errors, logs.summarize],
-    each_result=[errors.mask_streamed_errors],
+    after_operation=[errors.mask_internal_errors, logs.summarize, telemetry.after_operation],
+    each_result=[errors.mask_streamed_errors, telemetry.each_result],
 )
 
 # Our scalars: Strawberry's parsing and output, with their wire formats described.

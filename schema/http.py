@@ -18,6 +18,7 @@ import orjson
 # Strawberry's HTTP views raise cross_web's HTTPException (cross-web is Strawberry's own package).
 from cross_web import HTTPException
 from graphql import GraphQLError
+from opentelemetry import trace
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from db import metrics, tracing
 from db.pool import take_turn
 from resolvers.auth import Credential, authenticate
 from resolvers.context import (
@@ -216,8 +218,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 else "application/json"
             )
             headers = {405: {"allow": "POST"}, 429: {"retry-after": "1"}, 503: {"retry-after": "1"}}
+            code = getattr(exc, "code", "BAD_REQUEST")
+            if metrics.ENABLED:
+                metrics.ERRORS.labels(code).inc()
             return Response(
-                _error_body(exc.reason, getattr(exc, "code", "BAD_REQUEST")),
+                _error_body(exc.reason, code),
                 status_code=exc.status_code,
                 media_type=media,
                 headers=headers.get(exc.status_code),
@@ -227,6 +232,8 @@ class GraphQLApp(GraphQL[Context, None]):
             # (uvicorn's own answer would be a bare text/plain 500).
             request_id = current_request_id.get()
             log.exception("unexpected error outside the executor")
+            if metrics.ENABLED:
+                metrics.ERRORS.labels("INTERNAL_SERVER_ERROR").inc()
             return Response(
                 json.dumps(
                     {
@@ -256,6 +263,8 @@ class GraphQLApp(GraphQL[Context, None]):
             try:
                 await take_turn(self._turns, self.admission_timeout_s)
             except TimeoutError:
+                if metrics.ENABLED:
+                    metrics.ADMISSION_REFUSALS.labels("busy").inc()
                 raise RequestRefused(
                     503, "The server is busy; retry shortly", "SERVICE_UNAVAILABLE"
                 ) from None
@@ -270,6 +279,8 @@ class GraphQLApp(GraphQL[Context, None]):
     def _count_in(self, caller: str) -> None:
         count = self._callers.get(caller, 0)
         if count >= self.per_viewer:
+            if metrics.ENABLED:
+                metrics.ADMISSION_REFUSALS.labels("caller_cap").inc()
             raise RequestRefused(
                 429,
                 f"Too many operations in flight for one caller (limit {self.per_viewer}); "
@@ -427,10 +438,14 @@ class GraphQLApp(GraphQL[Context, None]):
             )
             return
         self.sockets += 1
+        if metrics.ENABLED:
+            metrics.SOCKETS.inc()
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.sockets -= 1
+            if metrics.ENABLED:
+                metrics.SOCKETS.dec()
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET that names a persisted query (`extensions`, no `query`) is an operation.
@@ -742,10 +757,15 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
 
 
 class RequestIdLogFilter(logging.Filter):
-    """Put the current request's id on every log record (`-` outside requests)."""
+    """Put the current request's id on every log record (`-` outside requests) and, with
+    tracing on, the id of the trace it is part of (`trace_id`, 32 hex digits)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
+        if tracing.tracer() is not None:
+            span_context = trace.get_current_span().get_span_context()
+            if span_context.is_valid:
+                record.trace_id = format(span_context.trace_id, "032x")
         return True
 
 

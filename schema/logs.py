@@ -6,7 +6,8 @@ operation hooks (schema/execution/hooks.py) time each phase of an operation and,
 `summarize` keeps its name, type and error codes on the request's context; the HTTP view then
 logs one line per request (logger `campaign_graphql.access`): its operations, duration, HTTP
 status and the viewer's id, never an email, a token or a password. An operation slower than
-`SLOW_OPERATION_MS` is logged at WARNING with its parse, validate and execute times.
+`SLOW_OPERATION_MS` is logged at WARNING with its parse, validate and execute times, and the
+time its SQL statements took. With tracing on, every record carries its trace id too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.context import Context
 from resolvers.env import positive_int
+from schema import telemetry
 
 SLOW_OPERATION_MS = positive_int(os.environ, "SLOW_OPERATION_MS", 1000)
 access_log = logging.getLogger("campaign_graphql.access")
@@ -109,10 +111,13 @@ def summarize(ctx: ExecutionContext) -> None:
     if isinstance(request, Context):
         request.operations.append(summary)
     if (ended - started) * 1e3 >= SLOW_OPERATION_MS:
+        sql = telemetry.sql_seconds(ctx)
         split = {
             "parse_ms": _ms(started, validating or executing or ended),
             "validate_ms": _ms(validating, executing or ended) if validating else 0.0,
             "execute_ms": _ms(executing, ended) if executing else 0.0,
+            # The operation's statements, in any phase (None: METRICS=off and untraced).
+            "sql_ms": None if sql is None else round(sql * 1e3, 3),
         }
         slow_log.warning("slow operation", extra={**summary, **split})
 

@@ -40,6 +40,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from db import metrics
 from resolvers.context import Context
 from schema import documents, limits, persisted
 
@@ -75,6 +76,9 @@ class OperationRefused(Exception):
         self.message = message
 
     def error(self) -> GraphQLError:
+        """The error sent in the operation's place (each refusal is sent once)."""
+        if metrics.ENABLED:
+            metrics.ERRORS.labels(self.code).inc()
         return GraphQLError(self.message, extensions={"code": self.code})
 
 

@@ -23,12 +23,22 @@ def test_production_requires_database_url_and_a_long_jwt_secret() -> None:
     assert problems == [
         "DATABASE_URL must be set (the embedded database is for development)",
         f"JWT_SECRET must be set to at least {runtime.MIN_JWT_SECRET_LENGTH} characters (got 5)",
+        "METRICS_TOKEN must be set, or METRICS=off (/metrics shows operation names and traffic "
+        "to anyone who reaches the port)",
     ]
 
 
 def test_production_with_everything_set_has_no_problems() -> None:
-    env = {"APP_ENV": "production", "JWT_SECRET": SECRET, "DATABASE_URL": "postgresql://x/y"}
+    env = {
+        "APP_ENV": "production",
+        "JWT_SECRET": SECRET,
+        "DATABASE_URL": "postgresql://x/y",
+        "METRICS_TOKEN": "m" * 32,
+    }
     assert runtime.production_problems(env) == []
+    # Without metrics there is nothing to protect.
+    del env["METRICS_TOKEN"]
+    assert runtime.production_problems({**env, "METRICS": "off"}) == []
 
 
 def test_development_requires_nothing() -> None:

@@ -46,6 +46,7 @@ from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from orjson import Fragment
 
+from db import metrics
 from schema import render
 from schema.execution import adapter, rendering
 
@@ -114,6 +115,8 @@ class Executor(adapter.StrawberryExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fast = not adapter.has_middleware(self.middleware_manager)
+        if not self._fast and metrics.ENABLED:
+            metrics.EXECUTOR_FALLBACKS.labels("middleware").inc()
         # id(grouped field set) -> (the set, kept alive so its id stays unique; its leaves)
         self._steps: dict[int, tuple[GroupedFieldSet, list[_Leaf | None]]] = {}
         self._planner = rendering.Planner(self) if self._fast else None

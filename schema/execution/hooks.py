@@ -29,6 +29,7 @@ class Hooks:
     on each result a socket sends (a subscription's events, a query's one result), before it
     is sent: a socket's operation ends only after its results went out."""
 
+    before_operation: Sequence[Hook] = ()
     before_parse: Sequence[Hook] = ()
     before_validate: Sequence[Hook] = ()
     before_execute: Sequence[Hook] = ()
@@ -41,6 +42,8 @@ def operation_hooks(hooks: Hooks) -> type[SchemaExtension]:
 
     class OperationHooks(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
+            for hook in hooks.before_operation:
+                hook(self.execution_context)
             # Also when a hook refused the operation: every operation is seen once.
             try:
                 yield

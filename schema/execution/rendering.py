@@ -36,6 +36,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 
+from db import metrics
 from schema import render
 from schema.execution import adapter
 
@@ -143,6 +144,8 @@ def _plans_for(operation: OperationDefinitionNode, fragments: Any) -> Plans:
     definitions = [operation, *(f.definition for f in fragments.values())]
     if any(_has_directives(d) for d in definitions):
         # Selections that may depend on variables: planned per request.
+        if metrics.ENABLED:
+            metrics.EXECUTOR_FALLBACKS.labels("planned_per_request").inc()
         return Plans(operation, fragments)
     plans = _plans[id(operation)] = Plans(operation, fragments)
     if len(_plans) > _MAX_OPERATIONS:
@@ -215,6 +218,8 @@ class Pending:
             key = (*key, planner.variables(), datetime.now(UTC).date())
             found = requests.get(key, _UNPLANNED)
         if found is not _UNPLANNED:
+            if found is None and metrics.ENABLED:
+                metrics.EXECUTOR_FALLBACKS.labels("not_written").inc()
             return found  # type: ignore[return-value]
         from schema.permissions import visible_sql  # the rules import the schema's types
 
@@ -235,6 +240,8 @@ class Pending:
             key = (*key, planner.variables(), datetime.now(UTC).date())
         if len(requests) < _MAX_PLANS_PER_DOCUMENT:
             requests[key] = request
+        if request is None and metrics.ENABLED:
+            metrics.EXECUTOR_FALLBACKS.labels("not_written").inc()
         return request
 
 

@@ -1,0 +1,138 @@
+"""OpenTelemetry tracing: whether it is on, the tracer, and the spans of the database layer
+(SQL statements; loader batches are in resolvers/loaders.py, HTTP requests and operations in
+schema/telemetry.py).
+
+Off unless the standard variables ask for it (`configure_from_env`): then no span is made and
+each place that would make one costs one `if`. On, spans go to the OTLP/HTTP exporter, which
+reads OTEL_EXPORTER_OTLP_* itself, through the SDK's batch processor (OTEL_BSP_*); the sampler
+is OTEL_TRACES_SAMPLER's, the service name OTEL_SERVICE_NAME's (campaign-graphql by default).
+
+A statement's span is made when asyncpg reports the statement done (its query logger, which
+runs in the context of the code that sent it), with the statement's own start and end: the
+text with its $n placeholders, never the values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Status, StatusCode, Tracer
+
+from db import metrics
+
+log = logging.getLogger("campaign_graphql.tracing")
+
+SERVICE_NAME = "campaign-graphql"
+_tracer: Tracer | None = None
+_provider: TracerProvider | None = None
+# The running operation's SQL seconds so far (schema/telemetry.py sets it per operation). A
+# statement that several requests' batches share (db/coalesce.py) counts for the first one.
+statement_seconds: ContextVar[list[float] | None] = ContextVar("statement_seconds", default=None)
+
+
+def tracer() -> Tracer | None:
+    """The tracer, or None when tracing is off."""
+    return _tracer
+
+
+def use(provider: TracerProvider | None) -> None:
+    """Trace with `provider` from now on (None: stop tracing). Tests give the SDK's in-memory
+    exporter this way."""
+    global _tracer, _provider
+    _provider = provider
+    _tracer = None if provider is None else provider.get_tracer("campaign_graphql")
+
+
+def exporter_from_env(env: Mapping[str, str]) -> str | None:
+    """Which exporter the environment asks for: "otlp", "console" or None (tracing off).
+
+    Off by default; on with an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER=otlp|console; off again with
+    OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    named = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if named == "none":
+        return None
+    if named in ("otlp", "console"):
+        return named
+    if named:
+        raise ValueError(
+            f"OTEL_TRACES_EXPORTER={named!r} is not supported here; use otlp, console or none"
+        )
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return "otlp"
+    return None
+
+
+def configure_from_env(env: Mapping[str, str] = os.environ) -> bool:
+    """Turn tracing on in this process if the environment asks for it (each uvicorn worker
+    calls this). True when on."""
+    exporter_name = exporter_from_env(env)
+    if exporter_name is None:
+        return False
+    exporter: Any
+    if exporter_name == "console":
+        exporter = ConsoleSpanExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    attributes = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # for any other instrumentation in the process
+    use(provider)
+    log.info("tracing on: spans exported with %s", exporter_name)
+    return True
+
+
+def shutdown() -> None:
+    """Send the spans still buffered (a worker that stops)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def observes_statements() -> bool:
+    """Whether pooled connections report their statements (metrics or tracing is on)."""
+    return metrics.ENABLED or _tracer is not None
+
+
+def on_statement(record: Any) -> None:
+    """asyncpg's query logger: one statement done (`record` is its LoggedQuery)."""
+    failed = record.exception is not None
+    query: str = record.query
+    seconds = statement_seconds.get()
+    if seconds is not None and not _introspects(query):
+        seconds[0] += record.elapsed
+    if metrics.ENABLED:
+        metrics.STATEMENTS.labels("error" if failed else "ok").inc()
+        metrics.STATEMENT_SECONDS.observe(record.elapsed)
+    if _tracer is None:
+        return
+    end = time.time_ns()
+    span = _tracer.start_span(
+        query.lstrip().split(None, 1)[0].upper() if query.strip() else "SQL",
+        kind=trace.SpanKind.CLIENT,
+        start_time=end - int(record.elapsed * 1e9),
+        attributes={"db.system.name": "postgresql", "db.query.text": query},
+    )
+    if failed:
+        span.set_status(Status(StatusCode.ERROR))
+        span.set_attribute("error.type", type(record.exception).__name__)
+    span.end(end_time=end)
+
+
+def _introspects(query: str) -> bool:
+    """asyncpg's look at types it has not met on a connection: sent while preparing another
+    statement, so its time is within that statement's too."""
+    return "typeinfo_tree" in query or "'jit'" in query
