@@ -146,9 +146,12 @@ def create_app(
         listener = Listener(target, hub.received)
         hub.start()
         listener.start()
+        gauges = asyncio.create_task(metrics.keep_pool_gauges()) if metrics.ENABLED else None
         try:
             yield {"pool": pool, "tokens": tokens, "hub": hub, "listener": listener}
         finally:
+            if gauges is not None:
+                gauges.cancel()
             await listener.stop()
             await hub.stop()
             await pool.close()

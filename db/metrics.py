@@ -14,9 +14,12 @@ baseline). Names and labels are in the README ("Metrics").
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import weakref
 from collections.abc import Mapping
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -127,30 +130,68 @@ def operation_label(name: str | None, document_hash: str | None) -> str:
     return label
 
 
-_pool_max = 0
+class Children:
+    """A labelled metric's children, found by their label values without `labels()`'s cost
+    (a few µs a call, on every request). Only for labels whose values are bounded."""
+
+    __slots__ = ("_found", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._found: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._found.get(values)
+        if child is None:
+            child = self._found[values] = self._metric.labels(*values)
+        return child
 
 
-def pool_connections(idle: int, in_use: int) -> None:
+operations = Children(OPERATIONS)
+operation_seconds = Children(OPERATION_SECONDS)
+errors = Children(ERRORS)
+http_requests = Children(HTTP_REQUESTS)
+statements = Children(STATEMENTS)
+fallbacks = Children(EXECUTOR_FALLBACKS)
+
+
+class Pool(Protocol):
+    def connection_counts(self) -> tuple[int, int, int]: ...
+
+
+# This worker's pools: their connections are read when the gauges are brought up to date
+# (`count_pools`), not on every acquire and release.
+_pools: weakref.WeakSet[Any] = weakref.WeakSet()
+POOL_GAUGE_INTERVAL_S = 1.0
+
+
+def watch_pool(pool: Pool) -> None:
+    _pools.add(pool)
+    count_pools()
+
+
+def count_pools() -> None:
+    """Set db_pool_connections from this worker's open pools."""
+    idle = in_use = most = 0
+    for pool in list(_pools):
+        i, u, m = pool.connection_counts()
+        idle, in_use, most = idle + i, in_use + u, most + m
     POOL_CONNECTIONS.labels("idle").set(idle)
     POOL_CONNECTIONS.labels("in_use").set(in_use)
+    POOL_CONNECTIONS.labels("max").set(most)
 
 
-def pool_opened(max_size: int) -> None:
-    global _pool_max
-    _pool_max += max_size
-    POOL_CONNECTIONS.labels("max").set(_pool_max)
-
-
-def pool_closed(max_size: int) -> None:
-    global _pool_max
-    _pool_max -= max_size
-    POOL_CONNECTIONS.labels("max").set(_pool_max)
-    if _pool_max == 0:
-        pool_connections(0, 0)
+async def keep_pool_gauges() -> None:
+    """Bring the pool gauges up to date every POOL_GAUGE_INTERVAL_S (a task per worker: a
+    scrape of another worker reads this one's values from its file)."""
+    while True:
+        count_pools()
+        await asyncio.sleep(POOL_GAUGE_INTERVAL_S)
 
 
 def exposition() -> bytes:
     """The text a scrape gets: every worker's values when there are several."""
+    count_pools()
     if MULTIPROCESS_DIR is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()

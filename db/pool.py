@@ -122,14 +122,15 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
             turns.release()
             raise
         self._in_use += 1
-        if metrics.ENABLED:
-            if waited:
-                metrics.POOL_WAIT_SECONDS.observe(waited)
-            self._count_connections()
+        if waited and metrics.ENABLED:
+            metrics.POOL_WAIT_SECONDS.observe(waited)
         return connection
 
-    def _count_connections(self) -> None:
-        metrics.pool_connections(self.get_size() - self._in_use, self._in_use)
+    def connection_counts(self) -> tuple[int, int, int]:
+        """(idle, in use, most) connections, for db_pool_connections."""
+        if self.is_closing():
+            return 0, 0, 0
+        return self.get_size() - self._in_use, self._in_use, self._maxsize
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
         # A connection whose use ended in a cancellation or a connection-level failure is
@@ -151,15 +152,6 @@ class FairPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg is untyped
         finally:
             self._turns.release()
             self._in_use -= 1
-            if metrics.ENABLED:
-                self._count_connections()
-
-    async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            if metrics.ENABLED:
-                metrics.pool_closed(self._maxsize)
 
 
 async def create_pool(
@@ -176,15 +168,15 @@ async def create_pool(
 
     async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
-        if tracing.observes_statements():
-            conn.add_query_logger(tracing.on_statement)
         if on_connect is not None:
             await on_connect(conn)
 
     pool = FairPool(
         dsn,
         acquire_timeout=settings.acquire_timeout_s,
-        connection_class=asyncpg.Connection,
+        connection_class=(
+            tracing.ObservedConnection if tracing.observes_statements() else asyncpg.Connection
+        ),
         record_class=asyncpg.Record,
         min_size=settings.min_size,
         max_size=settings.max_size,
@@ -202,6 +194,5 @@ async def create_pool(
     )
     await pool
     if metrics.ENABLED:
-        metrics.pool_opened(settings.max_size)
-        pool._count_connections()
+        metrics.watch_pool(pool)
     return pool

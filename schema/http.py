@@ -220,7 +220,7 @@ class GraphQLApp(GraphQL[Context, None]):
             headers = {405: {"allow": "POST"}, 429: {"retry-after": "1"}, 503: {"retry-after": "1"}}
             code = getattr(exc, "code", "BAD_REQUEST")
             if metrics.ENABLED:
-                metrics.ERRORS.labels(code).inc()
+                metrics.errors(code).inc()
             return Response(
                 _error_body(exc.reason, code),
                 status_code=exc.status_code,
@@ -233,7 +233,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request_id = current_request_id.get()
             log.exception("unexpected error outside the executor")
             if metrics.ENABLED:
-                metrics.ERRORS.labels("INTERNAL_SERVER_ERROR").inc()
+                metrics.errors("INTERNAL_SERVER_ERROR").inc()
             return Response(
                 json.dumps(
                     {

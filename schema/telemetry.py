@@ -120,7 +120,7 @@ class ObserveMiddleware:
             # client that left before it was answered (499, as nginx logs it).
             answered = status or (500 if failed else 499)
             if metrics.ENABLED:
-                metrics.HTTP_REQUESTS.labels(route, str(answered)).inc()
+                metrics.http_requests(route, str(answered)).inc()
             if span is not None and token is not None:
                 span.set_attribute("http.response.status_code", answered)
                 request_id = scope.get("state", {}).get("request_id")
@@ -188,8 +188,8 @@ def after_operation(ctx: ExecutionContext) -> None:
     if metrics.ENABLED:
         label = metrics.operation_label(name, document_hash)
         kind = operation_type or "-"
-        metrics.OPERATIONS.labels(label, kind, outcome).inc()
-        metrics.OPERATION_SECONDS.labels(label, kind).observe(duration)
+        metrics.operations(label, kind, outcome).inc()
+        metrics.operation_seconds(label, kind).observe(duration)
         if streamed is None:  # a socket's results were counted as they went
             _count_errors(ctx.result)
     traced = getattr(ctx, _SPAN, None)
@@ -238,4 +238,4 @@ def _codes(result: Any) -> list[str]:
 
 def _count_errors(result: Any) -> None:
     for error in getattr(result, "errors", None) or ():
-        metrics.ERRORS.labels(str((error.extensions or {}).get("code", "NONE"))).inc()
+        metrics.errors(str((error.extensions or {}).get("code", "NONE"))).inc()

@@ -78,7 +78,7 @@ class OperationRefused(Exception):
     def error(self) -> GraphQLError:
         """The error sent in the operation's place (each refusal is sent once)."""
         if metrics.ENABLED:
-            metrics.ERRORS.labels(self.code).inc()
+            metrics.errors(self.code).inc()
         return GraphQLError(self.message, extensions={"code": self.code})
 
 

@@ -116,7 +116,7 @@ class Executor(adapter.StrawberryExecutionContext):
         super().__init__(*args, **kwargs)
         self._fast = not adapter.has_middleware(self.middleware_manager)
         if not self._fast and metrics.ENABLED:
-            metrics.EXECUTOR_FALLBACKS.labels("middleware").inc()
+            metrics.fallbacks("middleware").inc()
         # id(grouped field set) -> (the set, kept alive so its id stays unique; its leaves)
         self._steps: dict[int, tuple[GroupedFieldSet, list[_Leaf | None]]] = {}
         self._planner = rendering.Planner(self) if self._fast else None

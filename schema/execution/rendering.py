@@ -145,7 +145,7 @@ def _plans_for(operation: OperationDefinitionNode, fragments: Any) -> Plans:
     if any(_has_directives(d) for d in definitions):
         # Selections that may depend on variables: planned per request.
         if metrics.ENABLED:
-            metrics.EXECUTOR_FALLBACKS.labels("planned_per_request").inc()
+            metrics.fallbacks("planned_per_request").inc()
         return Plans(operation, fragments)
     plans = _plans[id(operation)] = Plans(operation, fragments)
     if len(_plans) > _MAX_OPERATIONS:
@@ -219,7 +219,7 @@ class Pending:
             found = requests.get(key, _UNPLANNED)
         if found is not _UNPLANNED:
             if found is None and metrics.ENABLED:
-                metrics.EXECUTOR_FALLBACKS.labels("not_written").inc()
+                metrics.fallbacks("not_written").inc()
             return found  # type: ignore[return-value]
         from schema.permissions import visible_sql  # the rules import the schema's types
 
@@ -241,7 +241,7 @@ class Pending:
         if len(requests) < _MAX_PLANS_PER_DOCUMENT:
             requests[key] = request
         if request is None and metrics.ENABLED:
-            metrics.EXECUTOR_FALLBACKS.labels("not_written").inc()
+            metrics.fallbacks("not_written").inc()
         return request
 
 
