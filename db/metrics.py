@@ -28,6 +28,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -38,6 +39,8 @@ def enabled_in(env: Mapping[str, str]) -> bool:
 
 
 ENABLED = enabled_in(os.environ)
+# `*_created` timestamps double the series and multiprocess mode has none: off everywhere.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 # Read when prometheus-client was first imported, which is what decides where values live.
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 CONTENT_TYPE = CONTENT_TYPE_LATEST
