@@ -150,13 +150,15 @@ def create_app(
         try:
             yield {"pool": pool, "tokens": tokens, "hub": hub, "listener": listener}
         finally:
-            if gauges is not None:
-                gauges.cancel()
-            await listener.stop()
-            await hub.stop()
-            await pool.close()
-            tracing.shutdown()
-            metrics.worker_stopped(os.getpid())
+            try:
+                if gauges is not None:
+                    gauges.cancel()
+                await listener.stop()
+                await hub.stop()
+                await pool.close()
+            finally:
+                tracing.shutdown()
+                metrics.worker_stopped(os.getpid())
 
     settings = runtime.RuntimeSettings.from_env()
     graphql_app = GraphQLApp(

@@ -21,7 +21,11 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from prometheus_client import (
+# prometheus-client creates a file there for each metric without labels as it is defined.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -150,6 +154,13 @@ class Children:
         return child
 
 
+def error_answered(extensions: Mapping[str, Any] | None) -> None:
+    """Count an error sent to a client, by its `extensions.code`."""
+    if ENABLED:
+        errors(str((extensions or {}).get("code", NO_CODE))).inc()
+
+
+NO_CODE = "NONE"
 operations = Children(OPERATIONS)
 operation_seconds = Children(OPERATION_SECONDS)
 errors = Children(ERRORS)
@@ -194,12 +205,31 @@ async def keep_pool_gauges() -> None:
 
 def exposition() -> bytes:
     """The text a scrape gets: every worker's values when there are several."""
-    count_pools()
     if MULTIPROCESS_DIR is None:
         return generate_latest(REGISTRY)
+    _forget_dead_workers(MULTIPROCESS_DIR)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry)
+
+
+_LIVE_GAUGE = re.compile(r"gauge_live\w*?_(\d+)\.db\Z")
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Take the live gauges of workers that are gone out of the sum: a worker that was killed
+    or crashed never ran its `worker_stopped`."""
+    for name in os.listdir(path):
+        found = _LIVE_GAUGE.match(name)
+        if found is None:
+            continue
+        pid = int(found.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def worker_stopped(pid: int) -> None:

@@ -62,6 +62,7 @@ HOOKS = Hooks(
         limits.before_execute,
         inputs.before_execute,
         signin_limit.before_execute,
+        telemetry.before_execute,  # last: the operation passed every limit
     ],
     after_operation=[errors.mask_internal_errors, logs.summarize, telemetry.after_operation],
     each_result=[errors.mask_streamed_errors, telemetry.each_result],

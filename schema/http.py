@@ -185,7 +185,12 @@ class GraphQLApp(GraphQL[Context, None]):
         response = await self._answer(request, operation)
         if logs.access_log.isEnabledFor(logging.INFO):
             context = getattr(request.state, "graphql_context", None)
-            logs.request_line(context, response.status_code, time.perf_counter() - started)
+            logs.request_line(
+                context,
+                response.status_code,
+                time.perf_counter() - started,
+                request.headers.get("traceparent"),
+            )
         headers = response.headers
         if "cache-control" not in headers:
             # What a viewer sees is theirs (rules, roles): no shared cache may keep it, and no
@@ -400,8 +405,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 context.pool, request_data.query, request_data.extensions
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            return ExecutionResult(data=None, errors=[_unavailable()])
-        if isinstance(found, GraphQLError):
+            found = _unavailable()
+        if isinstance(found, GraphQLError):  # answered without an operation to run
+            metrics.error_answered(found.extensions)
             return ExecutionResult(data=None, errors=[found])
         request_data = dataclasses.replace(request_data, query=found.query)
         result = await self._execute_single(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import traceback
 from datetime import UTC, datetime
@@ -126,16 +127,26 @@ def _ms(start: float, end: float) -> float:
     return round((end - start) * 1e3, 3)
 
 
-def request_line(context: Context | None, status: int, duration_s: float) -> None:
-    """The one summary line of an HTTP GraphQL request."""
+# W3C trace context: version 00, trace id, parent id, flags (an all-zero id is invalid).
+_TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}\Z")
+
+
+def request_line(
+    context: Context | None, status: int, duration_s: float, traceparent: str | None = None
+) -> None:
+    """The one summary line of an HTTP GraphQL request. Its trace id is the request's trace's
+    when tracing is on (the log filter's), else the caller's from `traceparent`, if any, so a
+    caller's trace finds the line even when this server does not trace."""
     operations = context.operations if context is not None else []
-    access_log.info(
-        "graphql request",
-        extra={
-            "status": status,
-            "duration_ms": round(duration_s * 1e3, 3),
-            "viewer_id": context.viewer_id if context is not None else None,
-            "operations": operations,
-            "error_codes": sorted({c for op in operations for c in op["error_codes"]}),
-        },
-    )
+    extra: dict[str, Any] = {
+        "status": status,
+        "duration_ms": round(duration_s * 1e3, 3),
+        "viewer_id": context.viewer_id if context is not None else None,
+        "operations": operations,
+        "error_codes": sorted({c for op in operations for c in op["error_codes"]}),
+    }
+    if traceparent is not None:
+        given = _TRACEPARENT.match(traceparent.strip())
+        if given is not None:
+            extra["trace_id"] = given.group(1)
+    access_log.info("graphql request", extra=extra)

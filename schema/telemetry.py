@@ -20,6 +20,7 @@ import time
 from contextvars import Token
 from typing import Any
 
+from graphql import GraphQLError
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -30,6 +31,7 @@ from strawberry.types import ExecutionContext
 
 from db import metrics, tracing
 from resolvers.context import Context
+from schema.execution.hooks import RAISED
 
 METRICS_PATH = "/metrics"
 
@@ -37,7 +39,7 @@ METRICS_PATH = "/metrics"
 
 
 def metrics_token(env: Any = os.environ) -> str | None:
-    return env.get("METRICS_TOKEN") or None
+    return env.get("METRICS_TOKEN", "").strip() or None
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -45,14 +47,17 @@ async def metrics_endpoint(request: Request) -> Response:
     `Authorization: Bearer <METRICS_TOKEN>`."""
     token = metrics_token()
     if token is not None:
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             return Response(
                 b"METRICS_TOKEN required: send Authorization: Bearer <token>\n",
                 status_code=401,
                 media_type="text/plain",
                 headers={"www-authenticate": 'Bearer realm="metrics"'},
             )
+    metrics.count_pools()  # this worker's, now (on the loop: the pools are not thread-safe)
     # Reading every worker's files is blocking I/O.
     body = await asyncio.to_thread(metrics.exposition)
     return Response(body, media_type=metrics.CONTENT_TYPE, headers={"cache-control": "no-store"})
@@ -112,6 +117,8 @@ class ObserveMiddleware:
         failed = False
         try:
             await self.app(scope, receive, observed)
+        except asyncio.CancelledError:
+            raise  # the client left, or the server is stopping: not a failure of ours
         except BaseException:
             failed = True
             raise
@@ -138,9 +145,16 @@ _STARTED = "_telemetry_started"  # attributes kept on Strawberry's execution con
 _SPAN = "_telemetry_span"
 _SQL = "_telemetry_sql"
 _STREAMED = "_telemetry_streamed"  # outcomes of the results a socket sent
+_EXECUTED = "_telemetry_executed"
 
 _OK, _PARTIAL, _FAILED = "ok", "partial", "failed"
 _WORST = {_OK: 0, _PARTIAL: 1, _FAILED: 2}
+
+
+def before_execute(ctx: ExecutionContext) -> None:
+    """The operation passed parsing, validation and the limits: its name is one worth a label
+    (a refused document's name could be anything a client sends)."""
+    setattr(ctx, _EXECUTED, True)
 
 
 def before_operation(ctx: ExecutionContext) -> None:
@@ -174,23 +188,33 @@ def after_operation(ctx: ExecutionContext) -> None:
     # Not reset with a token: a subscription's stream may be closed from another context.
     tracing.statement_seconds.set(None)
     streamed = getattr(ctx, _STREAMED, None)
-    outcome = streamed or _outcome(ctx.result)
+    raised = getattr(ctx, RAISED, None)
+    executed = getattr(ctx, _EXECUTED, False)
     name = ctx.operation_name
     try:
         operation_type: str | None = ctx.operation_type.value
     except Exception:  # noqa: BLE001 (no operation: a parse or validation error)
         operation_type = None
+    if operation_type == "subscription" and isinstance(
+        raised, asyncio.CancelledError | GeneratorExit
+    ):
+        raised = None  # a subscription ends when its client leaves: not a failure
+    # Raised (a hook's refusal, a cancellation): no result yet, and nothing was answered.
+    outcome = _FAILED if raised is not None else streamed or _outcome(ctx.result)
     document_hash = (
         hashlib.sha256(ctx.query.encode()).hexdigest()
-        if ctx.query is not None and (name is None or getattr(ctx, _SPAN, None) is not None)
+        if ctx.query is not None
+        and ((executed and name is None) or getattr(ctx, _SPAN, None) is not None)
         else None
     )
     if metrics.ENABLED:
-        label = metrics.operation_label(name, document_hash)
+        label = metrics.operation_label(name, document_hash) if executed else "-"
         kind = operation_type or "-"
         metrics.operations(label, kind, outcome).inc()
         metrics.operation_seconds(label, kind).observe(duration)
-        if streamed is None:  # a socket's results were counted as they went
+        if isinstance(raised, GraphQLError):  # a hook's refusal, sent as a request error
+            metrics.error_answered(raised.extensions)
+        elif streamed is None:  # a socket's results were counted as they went
             _count_errors(ctx.result)
     traced = getattr(ctx, _SPAN, None)
     if traced is not None:
@@ -206,7 +230,7 @@ def after_operation(ctx: ExecutionContext) -> None:
         request = ctx.context
         if isinstance(request, Context):
             attributes["campaign_graphql.request_id"] = request.request_id
-        codes = _codes(ctx.result)
+        codes = _codes(ctx.result) if raised is None else _codes_of([raised])
         if codes:
             attributes["graphql.error.codes"] = codes
         span.set_attributes(attributes)
@@ -231,11 +255,15 @@ def _outcome(result: Any) -> str:
 
 
 def _codes(result: Any) -> list[str]:
+    return _codes_of(getattr(result, "errors", None) or ())
+
+
+def _codes_of(errors: Any) -> list[str]:
     return sorted(
-        {str((e.extensions or {}).get("code")) for e in (getattr(result, "errors", None) or ())}
+        {str((getattr(e, "extensions", None) or {}).get("code", metrics.NO_CODE)) for e in errors}
     )
 
 
 def _count_errors(result: Any) -> None:
     for error in getattr(result, "errors", None) or ():
-        metrics.errors(str((error.extensions or {}).get("code", "NONE"))).inc()
+        metrics.error_answered(error.extensions)

@@ -77,8 +77,7 @@ class OperationRefused(Exception):
 
     def error(self) -> GraphQLError:
         """The error sent in the operation's place (each refusal is sent once)."""
-        if metrics.ENABLED:
-            metrics.errors(self.code).inc()
+        metrics.error_answered({"code": self.code})
         return GraphQLError(self.message, extensions={"code": self.code})
 
 
@@ -149,7 +148,8 @@ def _names_a_document(payload: dict[str, Any]) -> bool:
 
 async def _resolved(context: Context, payload: dict[str, Any]) -> GraphQLError | None:
     """The payload's document under PERSISTED_DOCUMENTS (its `documentId`, its persisted
-    query's hash, or its trusted text) put in its `query`; the refusal, if any."""
+    query's hash, or its trusted text) put in its `query`; the refusal, if any (counted: it
+    is sent in the operation's place)."""
     if not (persisted.ONLY or _names_a_document(payload)):
         return None
     persisted.document_id_in_extensions(payload)
@@ -158,11 +158,12 @@ async def _resolved(context: Context, payload: dict[str, Any]) -> GraphQLError |
             context.pool, payload.get("query"), payload.get("extensions")
         )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        return GraphQLError(
+        found = GraphQLError(
             "The database is unavailable; retry shortly",
             extensions={"code": "SERVICE_UNAVAILABLE"},
         )
     if isinstance(found, GraphQLError):
+        metrics.error_answered(found.extensions)
         return found
     payload["query"] = found.query
     return None
@@ -173,6 +174,8 @@ _LEGACY_NEEDS = {"start": ("id", "payload"), "stop": ("id",)}
 
 
 def _too_many_operations(cap: int) -> dict[str, Any]:
+    """The refusal sent in place of an operation past the cap (counted here)."""
+    metrics.error_answered({"code": "TOO_MANY_OPERATIONS"})
     return GraphQLError(
         f"This socket runs {cap} operations already; the limit is {cap} per socket",
         extensions={"code": "TOO_MANY_OPERATIONS"},

@@ -118,3 +118,18 @@ async def test_json_lines_from_a_real_server(db_dsn: str, conn: Any) -> None:
     # Nothing personal or secret in any line.
     token = bearer(admin)["Authorization"].split()[1]
     assert "ops@example.com" not in stderr and token not in stderr
+
+
+async def test_the_summary_line_names_the_caller_s_trace_when_this_server_does_not_trace(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="campaign_graphql.access")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for traceparent in (f"00-{trace_id}-00f067aa0ba902b7-01", "00-not-a-trace-01", None):
+        await api.client.post(
+            "/graphql",
+            json={"query": "{ me { id } }"},
+            headers={**api.headers, **({"traceparent": traceparent} if traceparent else {})},
+        )
+    lines = [r.__dict__ for r in caplog.records if r.name == "campaign_graphql.access"]
+    assert [line.get("trace_id") for line in lines] == [trace_id, None, None]

@@ -21,14 +21,12 @@ async def scrape(live: Live) -> bytes:
 
 async def test_a_scrape_of_any_worker_sums_every_worker(live: Live) -> None:
     before = await scrape(live)
-    served_by = set()
     for _ in range(30):
         async with httpx.AsyncClient(base_url=str(live.http.base_url)) as client:
             response = await client.post(
                 "/graphql", json=ME, headers={"Authorization": live.token(live.member)}
             )
         assert response.json() == {"data": {"me": {"id": response.json()["data"]["me"]["id"]}}}
-        served_by.add(response.headers["x-request-id"][:16])  # a prefix per worker process
     ops = {"operation_name": "Me", "operation_type": "query", "outcome": "ok"}
     for _ in range(6):
         after = await scrape(live)
@@ -44,4 +42,3 @@ async def test_a_scrape_of_any_worker_sums_every_worker(live: Live) -> None:
         )
         # Each worker's pool is in the sum: two pools of DB_POOL_MAX (10).
         assert value(after, "db_pool_connections", state="max") == 20
-    assert 1 <= len(served_by) <= 2

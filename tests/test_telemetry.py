@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,7 +47,6 @@ class Scrape:
         self.after = b""
 
     async def read(self) -> bytes:
-        await asyncio.sleep(0)  # statements are reported one loop turn after they end
         response = await self.api.client.get("/metrics")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/plain; version=")
@@ -86,7 +86,7 @@ async def test_a_query_moves_the_operation_http_and_database_metrics(
     assert scrape.moved("graphql_operation_duration_seconds_count", **ok) == 1
     assert scrape.moved("graphql_operation_duration_seconds_sum", **ok) > 0
     assert scrape.moved("http_requests_total", route="/graphql", status="200") == 1
-    # Every statement the request sent (the test's own counter, asyncpg's query logger, sees
+    # Every statement the request sent (the test's own counter, an asyncpg query logger, sees
     # the same ones), each timed.
     sent = scrape.moved("db_statements_total", outcome="ok")
     assert sent == statements.count >= 2
@@ -110,7 +110,30 @@ async def test_errors_are_counted_by_code_and_outcome(
     assert scrape.moved("graphql_errors_total", code="FORBIDDEN") == 1
     assert scrape.moved("graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED") == 1
     assert scrape.moved("graphql_operations_total", operation_name="Mixed", outcome="partial") == 1
-    assert scrape.moved("graphql_operations_total", operation_name="Broken", outcome="failed") == 1
+    # A refused document's name is not a label: a client could send any.
+    assert scrape.moved("graphql_operations_total", operation_name="-", outcome="failed") == 1
+    assert scrape.moved("graphql_operations_total", operation_name="Broken") == 0
+
+
+async def test_operations_refused_by_a_hook_or_the_method_are_failed_with_their_code(
+    api: Api, scrape: Scrape, tight: Any
+) -> None:
+    tight(max_depth=2)
+    deep = await api.client.post(
+        "/graphql", json={"query": "query Deep { campaigns { nodes { merchant { name } } } }"}
+    )
+    assert deep.json()["errors"][0]["extensions"]["code"] == "DEPTH_LIMIT_EXCEEDED"
+    over_get = await api.client.get(
+        "/graphql",
+        params={"query": "mutation { logout(input: {}) { __typename } }"},
+        headers=api.headers,
+    )
+    assert over_get.status_code == 405
+    await scrape.stop()
+    assert scrape.moved("graphql_errors_total", code="DEPTH_LIMIT_EXCEEDED") == 1
+    assert scrape.moved("graphql_operations_total", outcome="failed") == 2
+    assert scrape.moved("graphql_operations_total", outcome="ok") == 0
+    assert scrape.moved("http_requests_total", route="/graphql", status="405") == 1
 
 
 async def test_refused_requests_are_counted(
@@ -296,7 +319,6 @@ async def test_spans_nest_from_the_request_to_each_statement(
         headers={**api.headers, "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
     )
     assert response.status_code == 200 and "errors" not in response.json()
-    await asyncio.sleep(0)  # the last statement's span is made one loop turn later
     finished = spans.get_finished_spans()
     by_id = {s.context.span_id: s for s in finished}
 
@@ -363,19 +385,26 @@ async def test_a_socket_operation_is_a_trace_of_its_own(
 
 
 async def test_log_lines_carry_the_trace_id(
-    api: Api, spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+    api: Api,
+    spans: InMemorySpanExporter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from schema.http import RequestIdLogFilter
 
-    caplog.set_level(logging.INFO, logger="campaign_graphql.access")
+    monkeypatch.setattr(logs, "SLOW_OPERATION_MS", 0)  # every operation is "slow"
+    caplog.set_level(logging.WARNING, logger="campaign_graphql.slow")
     caplog.handler.addFilter(RequestIdLogFilter())
     await api.client.post(
         "/graphql",
         json={"query": "{ me { id } }"},
         headers={**api.headers, "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
     )
-    [record] = [r for r in caplog.records if r.name == "campaign_graphql.access"]
+    # A line written during the request (not the summary, which also reads `traceparent`).
+    [record] = [r for r in caplog.records if r.name == "campaign_graphql.slow"]
     assert record.__dict__["trace_id"] == TRACE_ID
+    [http] = [s for s in spans.get_finished_spans() if s.name == "POST /graphql"]
+    assert format(http.context.trace_id, "032x") == TRACE_ID
 
 
 async def test_a_slow_operation_s_split_includes_its_sql_time(
@@ -387,7 +416,9 @@ async def test_a_slow_operation_s_split_includes_its_sql_time(
         await api.data("query Count { campaigns { totalCount } }")
     # The first one's statements include asyncpg's first look at the types it reads, which
     # happens within another statement: counted once.
-    for record in [r for r in caplog.records if r.name == "campaign_graphql.slow"]:
+    records = [r for r in caplog.records if r.name == "campaign_graphql.slow"]
+    assert len(records) == 2
+    for record in records:
         fields: Any = record.__dict__
         # Every statement of the operation, authentication's before execute included.
         assert 0 < fields["sql_ms"] <= fields["duration_ms"]
@@ -403,3 +434,35 @@ def test_tracing_is_off_unless_the_environment_asks() -> None:
     assert tracing.exporter_from_env({"OTEL_TRACES_EXPORTER": "console"}) == "console"
     with pytest.raises(ValueError, match="zipkin"):
         tracing.exporter_from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+async def test_an_unknown_persisted_query_is_counted(api: Api, scrape: Scrape) -> None:
+    unknown = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    body = (await api.client.post("/graphql", json={"extensions": unknown})).json()
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    await scrape.stop()
+    assert scrape.moved("graphql_errors_total", code="PERSISTED_QUERY_NOT_FOUND") == 1
+
+
+def test_a_dead_worker_s_live_gauges_leave_the_sum(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = int(gone.stdout)
+    for name in (
+        f"gauge_livesum_{dead}.db",
+        f"gauge_livesum_{os.getpid()}.db",
+        f"counter_{dead}.db",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    metrics._forget_dead_workers(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"counter_{dead}.db",  # what it counted still counts
+        f"gauge_livesum_{os.getpid()}.db",
+    ]

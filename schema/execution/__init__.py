@@ -45,6 +45,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from db import metrics
 from schema import limits
 from schema.errors import hide_suggestions, log_errors
 from schema.execution.executor import Executor
@@ -70,6 +71,7 @@ class Schema(strawberry.Schema):
             # names it when the request does not): refused here, as the spec requires.
             refusal = limits.unchosen_operation(query, limits.LIMITS)
             if refusal is not None:
+                metrics.error_answered(refusal.extensions)  # no operation, so no hooks
                 return ExecutionResult(data=None, errors=[refusal])
         # A subscription is a stream (`stream`, over a socket); executed once it would fail
         # inside graphql-core. Strawberry allows it over HTTP for its stream transports.
@@ -100,6 +102,7 @@ class Schema(strawberry.Schema):
         if query is not None and operation_name is None:
             refusal = limits.unchosen_operation(query, limits.LIMITS)
             if refusal is not None:
+                metrics.error_answered(refusal.extensions)
                 return _refused(refusal)
         for_operation = getattr(context_value, "for_operation", None)
         if for_operation is not None:

@@ -19,6 +19,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 Hook = Callable[[ExecutionContext], None]
+# What an operation raised, if anything, kept on its execution context for `after_operation`
+# (a hook's refusal, a cancellation): Strawberry sets `ctx.result` only after they ran.
+RAISED = "_hooks_raised"
 ResultHook = Callable[[ExecutionContext, Any], None]
 
 
@@ -47,6 +50,9 @@ def operation_hooks(hooks: Hooks) -> type[SchemaExtension]:
             # Also when a hook refused the operation: every operation is seen once.
             try:
                 yield
+            except BaseException as exc:
+                setattr(self.execution_context, RAISED, exc)
+                raise
             finally:
                 for hook in hooks.after_operation:
                     hook(self.execution_context)
