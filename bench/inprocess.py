@@ -3,6 +3,7 @@
     .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--rounds 5]
         [--modes ours,rows,unrendered,stock] [--profile]
     .venv/bin/python bench/inprocess.py --asgi [--queries Q1] [--n 2000]
+    .venv/bin/python bench/inprocess.py --metrics [--queries Q1,Q2,Q3] [--n 1000] [--rounds 5]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
 the bench database included; HTTP, JSON and uvicorn excluded) and prints process CPU time
@@ -53,6 +54,9 @@ async def main(args: argparse.Namespace) -> None:
     from server import tune_gc
 
     tune_gc()  # as the server does after start-up
+    if args.metrics:
+        await metrics_cost(args, dsn, dataset)
+        return
     if args.asgi:
         await through_asgi(args, dsn, dataset)
         return
@@ -141,80 +145,120 @@ async def open_sessions(dsn: str, viewers: set[int]) -> dict[int, str]:
         await conn.close()
 
 
-async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
-    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
-    from datetime import timedelta
-
+async def asgi_request(app: Any, state: Any, q: Any, headers: Any, i: int) -> None:
+    """Request `i` of query `q` through the ASGI app, as uvicorn would hand it over."""
     import orjson
 
+    body = orjson.dumps({"query": q.ours, "variables": q.ours_vars(i)})
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": "POST",
+        "root_path": "",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "headers": [*headers[q.viewer(i)], (b"content-length", str(len(body)).encode())],
+        "state": dict(state),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200, sent
+    answer = orjson.loads(sent[1]["body"])
+    codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+    assert codes <= {q.expected_error} - {None}, answer.get("errors")
+
+
+async def bearer_headers(dsn: str, q: Any, n: int) -> tuple[str, dict[int, Any]]:
+    """(a JWT secret, each viewer's request headers with a token of theirs)."""
+    from datetime import timedelta
+
     from resolvers.auth import Tokens
-    from server import create_app
 
     secret = "bench-secret-that-is-long-enough-for-hs256!"
     tokens = Tokens(secret, ttl=timedelta(hours=12))  # longer than any run
+    viewers = {q.viewer(i) for i in range(n + 20)}
+    sids = await open_sessions(dsn, viewers)
+    return secret, {
+        viewer: [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {tokens.issue(viewer, sids[viewer]).token}".encode()),
+        ]
+        for viewer in viewers
+    }
+
+
+async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
+    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+    from server import create_app
+
+    secret = "bench-secret-that-is-long-enough-for-hs256!"
     app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
     async with app.router.lifespan_context(app) as state:
         for q in build(dataset):
             if q.name not in args.queries.split(","):
                 continue
-            viewers = {q.viewer(i) for i in range(args.n + 20)}
-            sids = await open_sessions(dsn, viewers)
-            headers = {
-                viewer: [
-                    (b"host", b"127.0.0.1:8000"),
-                    (b"content-type", b"application/json"),
-                    (
-                        b"authorization",
-                        f"Bearer {tokens.issue(viewer, sids[viewer]).token}".encode(),
-                    ),
-                ]
-                for viewer in viewers
-            }
-
-            async def once(i: int, q=q, headers=headers) -> None:  # type: ignore[no-untyped-def]
-                body = orjson.dumps({"query": q.ours, "variables": q.ours_vars(i)})
-                scope = {
-                    "type": "http",
-                    "asgi": {"version": "3.0", "spec_version": "2.3"},
-                    "http_version": "1.1",
-                    "server": ("127.0.0.1", 8000),
-                    "client": ("127.0.0.1", 50000),
-                    "scheme": "http",
-                    "method": "POST",
-                    "root_path": "",
-                    "path": "/graphql",
-                    "raw_path": b"/graphql",
-                    "query_string": b"",
-                    "headers": [
-                        *headers[q.viewer(i)],
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                    "state": dict(state),
-                }
-                sent: list[dict[str, Any]] = []
-
-                async def receive() -> dict[str, Any]:
-                    return {"type": "http.request", "body": body, "more_body": False}
-
-                async def send(message: dict[str, Any]) -> None:
-                    sent.append(message)
-
-                await app(scope, receive, send)
-                assert sent[0]["status"] == 200, sent
-                answer = orjson.loads(sent[1]["body"])
-                codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
-                assert codes <= {q.expected_error} - {None}, answer.get("errors")
-
+            _, headers = await bearer_headers(dsn, q, args.n)
             for i in range(20):
-                await once(i)
+                await asgi_request(app, state, q, headers, i)
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(args.n):
-                await once(i)
+                await asgi_request(app, state, q, headers, i)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             print(
                 f"{q.name}: {cpu / args.n * 1e3:.3f} ms CPU/request, "
                 f"{wall / args.n * 1e3:.3f} ms wall/request over {args.n} sequential requests "
                 "(whole ASGI app)"
+            )
+
+
+async def metrics_cost(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
+    """CPU per request through the ASGI app with metrics off and on, in one process: two
+    apps (the one with metrics has the statement-timing connections), their rounds taken in
+    turn, the best round of each kept. Tracing stays off."""
+    import contextlib
+
+    from db import metrics
+    from server import create_app
+
+    secret = "bench-secret-that-is-long-enough-for-hs256!"
+    async with contextlib.AsyncExitStack() as stack:
+        apps = {}
+        for name, enabled in (("both off", False), ("metrics on", True)):
+            metrics.ENABLED = enabled  # read as the pool is made, and on every request
+            app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
+            apps[name] = (app, await stack.enter_async_context(app.router.lifespan_context(app)))
+        for q in build(dataset):
+            if q.name not in args.queries.split(","):
+                continue
+            _, headers = await bearer_headers(dsn, q, args.n)
+            best: dict[str, float] = {}
+            for r in range(args.rounds + 1):  # the first round warms up
+                for name, (app, state) in apps.items():
+                    metrics.ENABLED = name == "metrics on"
+                    cpu = time.process_time()
+                    for i in range(args.n):
+                        await asgi_request(app, state, q, headers, i)
+                    per = (time.process_time() - cpu) / args.n * 1e3
+                    if r:
+                        best[name] = min(best.get(name, per), per)
+            off, on = best["both off"], best["metrics on"]
+            print(
+                f"{q.name}: both off {off:.3f} ms CPU/request, metrics on {on:.3f} "
+                f"(+{(on - off) * 1e3:.0f} µs, {off / on:.1%} of the throughput), best of "
+                f"{args.rounds} rounds of {args.n}"
             )
 
 
@@ -232,6 +276,16 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")
     parser.add_argument(
         "--asgi", action="store_true", help="through the whole ASGI app (HTTP layer included)"
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="CPU per request through the ASGI app with metrics off and on, rounds in turn",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="CPU per request through the ASGI app with metrics off and on, rounds in turn",
     )
     parser.add_argument(
         "--profile", action="store_true", help="pyinstrument; text to bench/results/profile-Q*.txt"
