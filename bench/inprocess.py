@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -227,7 +228,8 @@ async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> 
 async def metrics_cost(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
     """CPU per request through the ASGI app with metrics off and on, in one process: two
     apps (the one with metrics has the statement-timing connections), their rounds taken in
-    turn, the best round of each kept. Tracing stays off."""
+    turn (ABBA), the median of each and of the paired differences reported. Tracing stays
+    off."""
     import contextlib
 
     from db import metrics
@@ -244,21 +246,26 @@ async def metrics_cost(args: argparse.Namespace, dsn: str, dataset: Dataset) -> 
             if q.name not in args.queries.split(","):
                 continue
             _, headers = await bearer_headers(dsn, q, args.n)
-            best: dict[str, float] = {}
+            per: dict[str, list[float]] = {name: [] for name in apps}
             for r in range(args.rounds + 1):  # the first round warms up
-                for name, (app, state) in apps.items():
+                # ABBA: each mode goes first every other round, so drift cancels out.
+                for name in list(apps) if r % 2 else list(apps)[::-1]:
+                    app, state = apps[name]
                     metrics.ENABLED = name == "metrics on"
                     cpu = time.process_time()
                     for i in range(args.n):
                         await asgi_request(app, state, q, headers, i)
-                    per = (time.process_time() - cpu) / args.n * 1e3
                     if r:
-                        best[name] = min(best.get(name, per), per)
-            off, on = best["both off"], best["metrics on"]
+                        per[name].append((time.process_time() - cpu) / args.n * 1e3)
+            off = statistics.median(per["both off"])
+            on = statistics.median(per["metrics on"])
+            diffs = sorted(b - a for a, b in zip(per["both off"], per["metrics on"], strict=True))
             print(
-                f"{q.name}: both off {off:.3f} ms CPU/request, metrics on {on:.3f} "
-                f"(+{(on - off) * 1e3:.0f} µs, {off / on:.1%} of the throughput), best of "
-                f"{args.rounds} rounds of {args.n}"
+                f"{q.name}: both off {off:.3f} ms CPU/request, metrics on {on:.3f}; metrics "
+                f"cost {statistics.median(diffs) * 1e3:+.0f} µs a request (median of "
+                f"{args.rounds} paired rounds of {args.n}; quartiles "
+                f"{diffs[len(diffs) // 4] * 1e3:+.0f} to "
+                f"{diffs[3 * len(diffs) // 4] * 1e3:+.0f} µs), {off / on:.1%} of the throughput"
             )
 
 
@@ -276,11 +283,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")
     parser.add_argument(
         "--asgi", action="store_true", help="through the whole ASGI app (HTTP layer included)"
-    )
-    parser.add_argument(
-        "--metrics",
-        action="store_true",
-        help="CPU per request through the ASGI app with metrics off and on, rounds in turn",
     )
     parser.add_argument(
         "--metrics",
