@@ -9,7 +9,7 @@ under load; each round runs wrk against the three in turn (the order rotates eve
 and the figure kept per variant is the median of its rounds. Tracing exports every span
 (the SDK's default sampler) over OTLP/HTTP to a sink in this process, on wrk's CPU, which
 answers each export at once. Prints req/s and CPU per request for each, and each variant's
-throughput relative to the one with both off. Raw numbers go to
+throughput relative to the first (`--variants`: both off by default). Raw numbers go to
 bench/results/observability-<timestamp>.json.
 """
 
@@ -49,8 +49,8 @@ from bench.run import (  # noqa: E402
 )
 
 VARIANTS: dict[str, dict[str, str]] = {
-    "both off": {"METRICS": "off"},
-    "metrics on": {},
+    "both off": {"METRICS": "off", "OTEL_TRACES_EXPORTER": "none"},
+    "metrics on": {"OTEL_TRACES_EXPORTER": "none"},
     "metrics+tracing": {"OTEL_TRACES_EXPORTER": "otlp"},
 }
 
@@ -77,11 +77,26 @@ def main() -> None:
     parser.add_argument("--connections", default="10,100")
     parser.add_argument("--queries", default="Q1,Q2,Q3")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="the servers, in order (the first is the base of the ratios); a name may repeat: "
+        "`--variants 'metrics on,both off,both off'` shows what two identical servers differ by",
+    )
     parser.add_argument("--ports", default="18411,18412,18413,18414")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, cpu_set(WRK_CPUS))  # the sink's thread runs beside wrk
     ports = [int(p) for p in args.ports.split(",")]
+    chosen = [v.strip() for v in args.variants.split(",")]
+    unknown = set(chosen) - set(VARIANTS)
+    if unknown or len(chosen) > len(ports) - 1:
+        parser.error(f"variants: at most {len(ports) - 1} of {', '.join(VARIANTS)}")
+    # name shown -> the variant's environment ("both off #2" for a second "both off")
+    servers = {
+        f"{v} #{chosen[:i].count(v) + 1}" if chosen.count(v) > 1 else v: VARIANTS[v]
+        for i, v in enumerate(chosen)
+    }
     sink = ThreadingHTTPServer(("127.0.0.1", ports[3]), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
 
@@ -93,15 +108,15 @@ def main() -> None:
     logs = BENCH / "results" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print(
-        f"3 servers of 1 worker on CPU {SERVER_CPUS}; wrk, the OTLP sink and PostgreSQL on CPU"
-        f" {WRK_CPUS}/{PG_CPUS}; {os.cpu_count()} cores; median of {args.rounds} rounds of"
-        f" {args.duration} s"
+        f"{len(servers)} servers of 1 worker on CPU {SERVER_CPUS}; wrk, the OTLP sink and"
+        f" PostgreSQL on CPU {WRK_CPUS}/{PG_CPUS}; {os.cpu_count()} cores; median of"
+        f" {args.rounds} rounds of {args.duration} s"
     )
     procs: dict[str, Any] = {}
     urls: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     try:
-        for (name, extra), port in zip(VARIANTS.items(), ports, strict=False):
+        for (name, extra), port in zip(servers.items(), ports, strict=False):
             env = {
                 "DATABASE_URL": dsn,
                 "JWT_SECRET": secret,
@@ -113,8 +128,6 @@ def main() -> None:
                 "OTEL_SERVICE_NAME": "campaign-graphql-bench",
                 **extra,
             }
-            if name != "metrics+tracing":
-                env["OTEL_TRACES_EXPORTER"] = "none"
             cmd = [sys.executable, "server.py", "serve", "--port", str(port), "--workers", "1"]
             log = logs / f"observability-{name.replace(' ', '-').replace('+', '-')}.log"
             procs[name] = start(cmd, env, log)
@@ -127,8 +140,8 @@ def main() -> None:
             print(f"\n{q.name} ({q.title})")
             for c in (int(x) for x in args.connections.split(",")):
                 bodies = [(bearer(q.viewer(i)), body(q.ours, q.ours_vars(i))) for i in range(200)]
-                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
-                names = list(VARIANTS)
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+                names = list(servers)
                 for name in names:  # warm-up, not recorded
                     wrk(urls[name], bodies, c, 2, procs[name].pid, postmaster, q.expected_error)
                 for r in range(args.rounds):
@@ -146,7 +159,7 @@ def main() -> None:
                             )
                         )
                 row: dict[str, Any] = {"query": q.name, "connections": c, "runs": runs}
-                base = statistics.median(s["rps"] for s in runs["both off"])
+                base = statistics.median(s["rps"] for s in runs[names[0]])
                 for name in names:
                     rps = statistics.median(s["rps"] for s in runs[name])
                     cpu = statistics.median(s["cpu_ms_per_req"] for s in runs[name])
@@ -154,7 +167,7 @@ def main() -> None:
                     row[name] = {"rps": rps, "cpu_ms_per_req": cpu, "errors": errors}
                     print(
                         f"  c={c:<4d} {name:16s} {rps:8.0f} req/s  {cpu:6.3f} ms CPU/req"
-                        f"  {rps / base:6.1%} of both-off  errors {errors}"
+                        f"  {rps / base:6.1%} of {names[0]}  errors {errors}"
                     )
                 rows.append(row)
     finally:

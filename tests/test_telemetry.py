@@ -466,3 +466,41 @@ def test_a_dead_worker_s_live_gauges_leave_the_sum(tmp_path: Any) -> None:
         f"counter_{dead}.db",  # what it counted still counts
         f"gauge_livesum_{os.getpid()}.db",
     ]
+
+
+async def test_a_wait_for_a_pooled_connection_is_timed(
+    db_dsn: str, conn: asyncpg.Connection
+) -> None:
+    import httpx
+
+    from db.pool import PoolSettings
+    from server import create_app
+    from tests.conftest import JWT_SECRET, _WithLifespanState, bearer
+
+    admin = await f.user(conn, "pool-admin@example.com", role="ADMIN")
+    one = PoolSettings(min_size=1, max_size=1, statement_timeout_ms=5000, acquire_timeout_s=5)
+    application = create_app(
+        db_dsn, apply_migrations=False, pool_settings=one, jwt_secret=JWT_SECRET
+    )
+    async with application.router.lifespan_context(application) as state:
+        app: Any = _WithLifespanState(application, dict(state or {}))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            before = (await client.get("/metrics")).content
+            pool = app.state["pool"]
+            async with pool.acquire():  # the pool's only connection, held
+                waiting = asyncio.create_task(
+                    client.post("/graphql", json={"query": ME}, headers=bearer(admin))
+                )
+                await asyncio.sleep(0.2)
+                held = (await client.get("/metrics")).content
+                assert not waiting.done()
+            assert (await waiting).json() == {"data": {"me": {"id": f.gid("User", admin)}}}
+            after = (await client.get("/metrics")).content
+    # While held: the pool's one connection in use (this worker's pools: the test's own
+    # `app` fixture is not open here, other tests' pools are closed).
+    assert value(held, "db_pool_connections", state="in_use") >= 1
+    waits = value(after, "db_pool_wait_seconds_count") - value(before, "db_pool_wait_seconds_count")
+    assert waits >= 1
+    waited = value(after, "db_pool_wait_seconds_sum") - value(before, "db_pool_wait_seconds_sum")
+    assert waited >= 0.15
