@@ -9,7 +9,7 @@ of things a worker holds (pool connections, subscriptions, sockets) are summed o
 workers only (`livesum`): a worker that stops takes its own out (`worker_stopped`).
 
 METRICS=off turns every update into nothing and /metrics into a 404 (the benchmark's
-baseline). Names and labels are in the README ("Metrics").
+baseline). Names and labels are in the README ("Metrics and tracing").
 """
 
 from __future__ import annotations
