@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -120,28 +120,25 @@ class ObservedConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg i
     """
 
     async def _execute(self, query: str, args: Any, *rest: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        start_ns = time.time_ns() if _tracer is not None else 0
-        try:
-            result = await super()._execute(query, args, *rest, **kwargs)
-        except BaseException as exc:
-            _statement(query, started, start_ns, exc)
-            raise
-        _statement(query, started, start_ns, None)
-        return result
+        return await _observed(query, super()._execute(query, args, *rest, **kwargs))
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109  (asyncpg API)
         if args:
             return await super().execute(query, *args, timeout=timeout)  # through `_execute`
-        started = time.perf_counter()
-        start_ns = time.time_ns() if _tracer is not None else 0
-        try:
-            result = await super().execute(query, timeout=timeout)
-        except BaseException as exc:
-            _statement(query, started, start_ns, exc)
-            raise
-        _statement(query, started, start_ns, None)
-        return result
+        return await _observed(query, super().execute(query, timeout=timeout))
+
+
+async def _observed(query: str, statement: Awaitable[Any]) -> Any:
+    """`statement`'s result, the statement counted, timed and traced (it starts when awaited)."""
+    started = time.perf_counter()
+    start_ns = time.time_ns() if _tracer is not None else 0
+    try:
+        result = await statement
+    except BaseException as exc:
+        _statement(query, started, start_ns, exc)
+        raise
+    _statement(query, started, start_ns, None)
+    return result
 
 
 def _statement(query: str, started: float, start_ns: int, failed: BaseException | None) -> None:

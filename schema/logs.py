@@ -94,18 +94,10 @@ def summarize(ctx: ExecutionContext) -> None:
         return  # refused before parsing began (nothing to time)
     validating = getattr(ctx, _VALIDATING, None)
     executing = getattr(ctx, _EXECUTING, None)
-    result = ctx.result
-    codes = sorted(
-        {str((e.extensions or {}).get("code")) for e in (getattr(result, "errors", None) or ())}
-    )
-    try:
-        operation_type = ctx.operation_type.value
-    except Exception:  # noqa: BLE001 (no operation: a parse or validation error)
-        operation_type = None
     summary = {
         "operation_name": ctx.operation_name,
-        "operation_type": operation_type,
-        "error_codes": codes,
+        "operation_type": telemetry.operation_type(ctx),
+        "error_codes": telemetry.error_codes(ctx.result),
         "duration_ms": round((ended - started) * 1e3, 3),
     }
     request = ctx.context

@@ -18,7 +18,7 @@ import hmac
 import os
 import time
 from contextvars import Token
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError
 from opentelemetry import context as otel_context
@@ -146,6 +146,8 @@ _SPAN = "_telemetry_span"
 _SQL = "_telemetry_sql"
 _STREAMED = "_telemetry_streamed"  # outcomes of the results a socket sent
 _EXECUTED = "_telemetry_executed"
+_TYPE = "_telemetry_operation_type"
+_UNKNOWN = object()
 
 _OK, _PARTIAL, _FAILED = "ok", "partial", "failed"
 _WORST = {_OK: 0, _PARTIAL: 1, _FAILED: 2}
@@ -191,13 +193,8 @@ def after_operation(ctx: ExecutionContext) -> None:
     raised = getattr(ctx, RAISED, None)
     executed = getattr(ctx, _EXECUTED, False)
     name = ctx.operation_name
-    try:
-        operation_type: str | None = ctx.operation_type.value
-    except Exception:  # noqa: BLE001 (no operation: a parse or validation error)
-        operation_type = None
-    if operation_type == "subscription" and isinstance(
-        raised, asyncio.CancelledError | GeneratorExit
-    ):
+    kind = operation_type(ctx)
+    if kind == "subscription" and isinstance(raised, asyncio.CancelledError | GeneratorExit):
         raised = None  # a subscription ends when its client leaves: not a failure
     # Raised (a hook's refusal, a cancellation): no result yet, and nothing was answered.
     outcome = _FAILED if raised is not None else streamed or _outcome(ctx.result)
@@ -209,9 +206,8 @@ def after_operation(ctx: ExecutionContext) -> None:
     )
     if metrics.ENABLED:
         label = metrics.operation_label(name, document_hash) if executed else "-"
-        kind = operation_type or "-"
-        metrics.operations(label, kind, outcome).inc()
-        metrics.operation_seconds(label, kind).observe(duration)
+        metrics.operations(label, kind or "-", outcome).inc()
+        metrics.operation_seconds(label, kind or "-").observe(duration)
         if isinstance(raised, GraphQLError):  # a hook's refusal, sent as a request error
             metrics.error_answered(raised.extensions)
         elif streamed is None:  # a socket's results were counted as they went
@@ -219,18 +215,18 @@ def after_operation(ctx: ExecutionContext) -> None:
     traced = getattr(ctx, _SPAN, None)
     if traced is not None:
         span, token = traced
-        span.update_name(f"{operation_type or 'graphql'} {name or 'anonymous'}")
+        span.update_name(f"{kind or 'graphql'} {name or 'anonymous'}")
         attributes: dict[str, Any] = {"graphql.operation.outcome": outcome}
         if name is not None:
             attributes["graphql.operation.name"] = name
-        if operation_type is not None:
-            attributes["graphql.operation.type"] = operation_type
+        if kind is not None:
+            attributes["graphql.operation.type"] = kind
         if document_hash is not None:
             attributes["graphql.document.hash"] = document_hash
         request = ctx.context
         if isinstance(request, Context):
             attributes["campaign_graphql.request_id"] = request.request_id
-        codes = _codes(ctx.result) if raised is None else _codes_of([raised])
+        codes = error_codes(ctx.result) if raised is None else _codes_of([raised])
         if codes:
             attributes["graphql.error.codes"] = codes
         span.set_attributes(attributes)
@@ -254,7 +250,22 @@ def _outcome(result: Any) -> str:
     return _PARTIAL if getattr(result, "data", None) is not None else _FAILED
 
 
-def _codes(result: Any) -> list[str]:
+def operation_type(ctx: ExecutionContext) -> str | None:
+    """The operation's type (query, mutation or subscription); None without an operation (a
+    document that did not parse, or named no operation it has). Kept on `ctx`: the log line
+    asks too."""
+    found: Any = getattr(ctx, _TYPE, _UNKNOWN)
+    if found is _UNKNOWN:
+        try:
+            found = ctx.operation_type.value
+        except Exception:  # noqa: BLE001 (no operation: a parse or validation error)
+            found = None
+        setattr(ctx, _TYPE, found)
+    return cast("str | None", found)
+
+
+def error_codes(result: Any) -> list[str]:
+    """The distinct `extensions.code`s of a result's errors, sorted."""
     return _codes_of(getattr(result, "errors", None) or ())
 
 

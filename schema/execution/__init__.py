@@ -66,13 +66,9 @@ class Schema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        if query is not None and operation_name is None:
-            # Strawberry would run the first of several operations (its execution context
-            # names it when the request does not): refused here, as the spec requires.
-            refusal = limits.unchosen_operation(query, limits.LIMITS)
-            if refusal is not None:
-                metrics.error_answered(refusal.extensions)  # no operation, so no hooks
-                return ExecutionResult(data=None, errors=[refusal])
+        refusal = _unchosen(query, operation_name)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
         # A subscription is a stream (`stream`, over a socket); executed once it would fail
         # inside graphql-core. Strawberry allows it over HTTP for its stream transports.
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
@@ -99,11 +95,9 @@ class Schema(strawberry.Schema):
     ) -> AsyncGenerator[Any, None]:
         """An operation over a socket: each one runs with a context of its own, made from
         the socket's (`context_value.for_operation()`, when it has that method)."""
-        if query is not None and operation_name is None:
-            refusal = limits.unchosen_operation(query, limits.LIMITS)
-            if refusal is not None:
-                metrics.error_answered(refusal.extensions)
-                return _refused(refusal)
+        refusal = _unchosen(query, operation_name)
+        if refusal is not None:
+            return _refused(refusal)
         for_operation = getattr(context_value, "for_operation", None)
         if for_operation is not None:
             context_value = for_operation()
@@ -122,6 +116,18 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         hide_suggestions(errors)
         log_errors(errors, execution_context)
+
+
+def _unchosen(query: str | None, operation_name: str | None) -> GraphQLError | None:
+    """The refusal of a document with several operations and no operationName (counted: no
+    operation runs, so no hook sees it). Strawberry would run the first of them (its
+    execution context names it when the request does not); the spec requires a refusal."""
+    if query is None or operation_name is not None:
+        return None
+    refusal = limits.unchosen_operation(query, limits.LIMITS)
+    if refusal is not None:
+        metrics.error_answered(refusal.extensions)
+    return refusal
 
 
 async def _refused(error: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
