@@ -3,7 +3,6 @@
     .venv/bin/python bench/inprocess.py [--queries Q1,Q2,Q3] [--n 300] [--rounds 5]
         [--modes ours,rows,unrendered,stock] [--profile]
     .venv/bin/python bench/inprocess.py --asgi [--queries Q1] [--n 2000]
-    .venv/bin/python bench/inprocess.py --metrics [--queries Q1,Q2,Q3] [--n 1000] [--rounds 5]
 
 Runs each benchmark query through `schema.execute` (extensions, dataloaders and real SQL on
 the bench database included; HTTP, JSON and uvicorn excluded) and prints process CPU time
@@ -23,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -44,20 +43,26 @@ from resolvers.context import Context  # noqa: E402
 from schema import render, schema  # noqa: E402
 from schema.execution import Executor, rendering  # noqa: E402
 
+# Signs the tokens of `bearer_headers` and the apps that check them.
+SECRET = "bench-secret-that-is-long-enough-for-hs256!"
 
-async def main(args: argparse.Namespace) -> None:
+
+async def bench_database() -> tuple[str, Dataset]:
+    """The bench database's DSN and what it holds; the collector tuned as the server's."""
+    from server import tune_gc
+
     dsn = EmbeddedPostgres(ROOT / ".data" / "bench-pg", stop_at_exit=False).dsn("campaign_bench")
     conn = await asyncpg.connect(dsn)
     try:
         dataset = await Dataset.load(conn)
     finally:
         await conn.close()
-    from server import tune_gc
-
     tune_gc()  # as the server does after start-up
-    if args.metrics:
-        await metrics_cost(args, dsn, dataset)
-        return
+    return dsn, dataset
+
+
+async def main(args: argparse.Namespace) -> None:
+    dsn, dataset = await bench_database()
     if args.asgi:
         await through_asgi(args, dsn, dataset)
         return
@@ -181,17 +186,16 @@ async def asgi_request(app: Any, state: Any, q: Any, headers: Any, i: int) -> No
     assert codes <= {q.expected_error} - {None}, answer.get("errors")
 
 
-async def bearer_headers(dsn: str, q: Any, n: int) -> tuple[str, dict[int, Any]]:
-    """(a JWT secret, each viewer's request headers with a token of theirs)."""
+async def bearer_headers(dsn: str, q: Any, n: int) -> dict[int, Any]:
+    """Each viewer's request headers, with a token of theirs signed with SECRET."""
     from datetime import timedelta
 
     from resolvers.auth import Tokens
 
-    secret = "bench-secret-that-is-long-enough-for-hs256!"
-    tokens = Tokens(secret, ttl=timedelta(hours=12))  # longer than any run
+    tokens = Tokens(SECRET, ttl=timedelta(hours=12))  # longer than any run
     viewers = {q.viewer(i) for i in range(n + 20)}
     sids = await open_sessions(dsn, viewers)
-    return secret, {
+    return {
         viewer: [
             (b"host", b"127.0.0.1:8000"),
             (b"content-type", b"application/json"),
@@ -201,72 +205,36 @@ async def bearer_headers(dsn: str, q: Any, n: int) -> tuple[str, dict[int, Any]]
     }
 
 
-async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
-    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+async def warmed_queries(
+    args: argparse.Namespace, dsn: str, dataset: Dataset
+) -> AsyncIterator[tuple[Any, Any, Any, dict[int, Any]]]:
+    """(app, lifespan state, query, headers) for each query asked for, through one app, after
+    20 requests of the query to warm it up."""
     from server import create_app
 
-    secret = "bench-secret-that-is-long-enough-for-hs256!"
-    app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
+    app = create_app(dsn, apply_migrations=False, jwt_secret=SECRET)
     async with app.router.lifespan_context(app) as state:
         for q in build(dataset):
             if q.name not in args.queries.split(","):
                 continue
-            _, headers = await bearer_headers(dsn, q, args.n)
+            headers = await bearer_headers(dsn, q, args.n)
             for i in range(20):
                 await asgi_request(app, state, q, headers, i)
-            cpu, wall = time.process_time(), time.perf_counter()
-            for i in range(args.n):
-                await asgi_request(app, state, q, headers, i)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            print(
-                f"{q.name}: {cpu / args.n * 1e3:.3f} ms CPU/request, "
-                f"{wall / args.n * 1e3:.3f} ms wall/request over {args.n} sequential requests "
-                "(whole ASGI app)"
-            )
+            yield app, state, q, headers
 
 
-async def metrics_cost(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
-    """CPU per request through the ASGI app with metrics off and on, in one process: two
-    apps (the one with metrics has the statement-timing connections), their rounds taken in
-    turn (ABBA), the median of each and of the paired differences reported. Tracing stays
-    off."""
-    import contextlib
-
-    from db import metrics
-    from server import create_app
-
-    secret = "bench-secret-that-is-long-enough-for-hs256!"
-    async with contextlib.AsyncExitStack() as stack:
-        apps = {}
-        for name, enabled in (("both off", False), ("metrics on", True)):
-            metrics.ENABLED = enabled  # read as the pool is made, and on every request
-            app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
-            apps[name] = (app, await stack.enter_async_context(app.router.lifespan_context(app)))
-        for q in build(dataset):
-            if q.name not in args.queries.split(","):
-                continue
-            _, headers = await bearer_headers(dsn, q, args.n)
-            per: dict[str, list[float]] = {name: [] for name in apps}
-            for r in range(args.rounds + 1):  # the first round warms up
-                # ABBA: each mode goes first every other round, so drift cancels out.
-                for name in list(apps) if r % 2 else list(apps)[::-1]:
-                    app, state = apps[name]
-                    metrics.ENABLED = name == "metrics on"
-                    cpu = time.process_time()
-                    for i in range(args.n):
-                        await asgi_request(app, state, q, headers, i)
-                    if r:
-                        per[name].append((time.process_time() - cpu) / args.n * 1e3)
-            off = statistics.median(per["both off"])
-            on = statistics.median(per["metrics on"])
-            diffs = sorted(b - a for a, b in zip(per["both off"], per["metrics on"], strict=True))
-            print(
-                f"{q.name}: both off {off:.3f} ms CPU/request, metrics on {on:.3f}; metrics "
-                f"cost {statistics.median(diffs) * 1e3:+.0f} µs a request (median of "
-                f"{args.rounds} paired rounds of {args.n}; quartiles "
-                f"{diffs[len(diffs) // 4] * 1e3:+.0f} to "
-                f"{diffs[3 * len(diffs) // 4] * 1e3:+.0f} µs), {off / on:.1%} of the throughput"
-            )
+async def through_asgi(args: argparse.Namespace, dsn: str, dataset: Dataset) -> None:
+    """Each query's requests through the whole ASGI app, as uvicorn would pass them on."""
+    async for app, state, q, headers in warmed_queries(args, dsn, dataset):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(args.n):
+            await asgi_request(app, state, q, headers, i)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"{q.name}: {cpu / args.n * 1e3:.3f} ms CPU/request, "
+            f"{wall / args.n * 1e3:.3f} ms wall/request over {args.n} sequential requests "
+            "(whole ASGI app)"
+        )
 
 
 if __name__ == "__main__":
@@ -283,11 +251,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=1, help="report the best round per mode")
     parser.add_argument(
         "--asgi", action="store_true", help="through the whole ASGI app (HTTP layer included)"
-    )
-    parser.add_argument(
-        "--metrics",
-        action="store_true",
-        help="CPU per request through the ASGI app with metrics off and on, rounds in turn",
     )
     parser.add_argument(
         "--profile", action="store_true", help="pyinstrument; text to bench/results/profile-Q*.txt"

@@ -34,10 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from bench.inprocess import asgi_request, bearer_headers  # noqa: E402
-from bench.queries import Dataset, build  # noqa: E402
+from bench.inprocess import asgi_request, bench_database, warmed_queries  # noqa: E402
 from db import metrics, tracing  # noqa: E402
-from db.embedded import EmbeddedPostgres  # noqa: E402
 from schema import telemetry  # noqa: E402
 
 
@@ -122,43 +120,27 @@ def statement_us() -> float:
 async def measure(args: argparse.Namespace) -> list[tuple[Any, float, float, Any]]:
     """Per query: (the query, CPU µs per request, statements per request, the execution
     context of one of its operations)."""
-    from server import create_app, tune_gc
-
-    dsn = EmbeddedPostgres(ROOT / ".data" / "bench-pg", stop_at_exit=False).dsn("campaign_bench")
-    conn = await asyncpg.connect(dsn)
-    try:
-        dataset = await Dataset.load(conn)
-    finally:
-        await conn.close()
-    tune_gc()
+    dsn, dataset = await bench_database()
     metrics.ENABLED = True
     from schema import HOOKS
 
     captured: list[Any] = []
-    secret = "bench-secret-that-is-long-enough-for-hs256!"  # bearer_headers' tokens
-    app = create_app(dsn, apply_migrations=False, jwt_secret=secret)
     results = []
-    async with app.router.lifespan_context(app) as state:
-        for q in build(dataset):
-            if q.name not in args.queries.split(","):
-                continue
-            _, headers = await bearer_headers(dsn, q, args.n)
-            for i in range(20):
-                await asgi_request(app, state, q, headers, i)
-            sent = metrics.statements("ok")
-            before = sent._value.get()
-            cpu = time.process_time()
-            for i in range(args.n):
-                await asgi_request(app, state, q, headers, i)
-            per_request = (time.process_time() - cpu) / args.n * 1e6
-            statements = (sent._value.get() - before) / args.n
-            # One more request, its execution context kept for timing the hooks on.
-            HOOKS.after_operation.append(captured.append)  # type: ignore[attr-defined]
-            try:
-                await asgi_request(app, state, q, headers, 0)
-            finally:
-                HOOKS.after_operation.remove(captured.append)  # type: ignore[attr-defined]
-            results.append((q, per_request, statements, captured.pop()))
+    async for app, state, q, headers in warmed_queries(args, dsn, dataset):
+        sent = metrics.statements("ok")
+        before = sent._value.get()
+        cpu = time.process_time()
+        for i in range(args.n):
+            await asgi_request(app, state, q, headers, i)
+        per_request = (time.process_time() - cpu) / args.n * 1e6
+        statements = (sent._value.get() - before) / args.n
+        # One more request, its execution context kept for timing the hooks on.
+        HOOKS.after_operation.append(captured.append)  # type: ignore[attr-defined]
+        try:
+            await asgi_request(app, state, q, headers, 0)
+        finally:
+            HOOKS.after_operation.remove(captured.append)  # type: ignore[attr-defined]
+        results.append((q, per_request, statements, captured.pop()))
     return results
 
 

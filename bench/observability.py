@@ -40,6 +40,8 @@ from bench.run import (  # noqa: E402
     Bearer,
     body,
     cpu_set,
+    descendants,
+    pin,
     pin_postgres,
     prepare_database,
     start,
@@ -101,6 +103,7 @@ def main() -> None:
     threading.Thread(target=sink.serve_forever, daemon=True).start()
 
     dsn, dataset, postmaster, started_pg = asyncio.run(prepare_database(False))
+    pg_affinity = os.sched_getaffinity(postmaster)  # restored at the end if left running
     pin_postgres(postmaster, cpu_set(PG_CPUS))
     secret = secrets.token_urlsafe(48)
     bearer = Bearer(secret, dsn)
@@ -174,6 +177,8 @@ def main() -> None:
         for proc in procs.values():
             stop(proc)
         sink.shutdown()
+        if not started_pg:  # someone else's server: give its affinity back
+            pin([postmaster, *descendants(postmaster)], pg_affinity)
     out = BENCH / "results" / f"observability-{stamp}.json"
     out.write_text(
         json.dumps(
